@@ -1,0 +1,1 @@
+"""tito: the TinyTorch command line (export, module tests, grading, benchmarks)."""

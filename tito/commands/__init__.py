@@ -1,0 +1,1 @@
+"""One file per tito command group: argument parsing and Rich rendering only."""

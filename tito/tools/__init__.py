@@ -1,0 +1,1 @@
+"""Helpers that module notebooks call (inline test runner)."""
