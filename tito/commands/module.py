@@ -1,0 +1,116 @@
+"""tito module test MODULE | tito module status"""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_TIMEOUT = 300
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("module", help="test a module or show the status of all modules")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+
+    test = actions.add_parser(
+        "test",
+        help="run a module's notebook in a fresh Jupyter kernel and grade its tests",
+        description="Run every cell of the module in a fresh Jupyter kernel and score each "
+        "graded test cell the way nbgrader does. Exit code 1 when any test fails.",
+    )
+    test.add_argument("module", metavar="MODULE", help="e.g. 11_kernels, 11 or kernels")
+    test.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per cell")
+    test.set_defaults(func=run_test)
+
+    status = actions.add_parser("status", help="per module: export target, tests, points, package in sync")
+    status.set_defaults(func=run_status)
+
+
+def render_report(report) -> None:
+    from rich.table import Table
+
+    from tito.console import console
+
+    table = Table(title=f"{report.module}: graded tests", show_lines=False)
+    table.add_column("test")
+    table.add_column("result")
+    table.add_column("points", justify="right")
+    table.add_column("message", overflow="fold")
+    for test in report.graded:
+        result = "[green]pass[/]" if test.passed else "[red]FAIL[/]"
+        name = ", ".join(test.tests) or test.grade_id
+        table.add_row(name, result, f"{test.points:g}/{test.max_points:g}", test.message)
+    console.print(table)
+    for error in report.cell_errors:
+        console.print(f"[yellow]error outside the graded cells[/] {error}", highlight=False)
+    colour = "green" if report.passed else "red"
+    console.print(
+        f"[bold {colour}]local score {report.score:g}/{report.max_score:g}[/] "
+        f"({sum(t.passed for t in report.graded)}/{len(report.graded)} graded tests passed, {report.seconds:.1f}s)"
+    )
+
+
+def run_test(args: argparse.Namespace) -> int:
+    from tito.console import console
+    from tito.moduletest import run_module_tests
+    from tito.project import find_root, resolve_module
+
+    root = find_root()
+    module = resolve_module(args.module, root)
+    with console.status(f"running {module.key} in a fresh kernel"):
+        report = run_module_tests(module, cell_timeout=args.timeout)
+    render_report(report)
+    return 0 if report.passed else 1
+
+
+def module_summary(root) -> list[dict]:
+    """Per module: export target, graded test count, points, package in sync, last local score."""
+    from tito.export import package_in_sync
+    from tito.moduletest import graded_cells, load_last_report
+    from tito.notebooks import load_module_notebook
+    from tito.project import list_modules
+
+    modules = list_modules(root)
+    try:
+        sync = package_in_sync(root, modules)
+    except Exception as exc:  # a broken source must not hide the others' status
+        sync = {m.key: None for m in modules}
+        sync_error = str(exc)
+    else:
+        sync_error = ""
+    rows = []
+    for module in modules:
+        cells = graded_cells(load_module_notebook(module))
+        last = load_last_report(module)
+        rows.append(
+            {
+                "module": module.key,
+                "target": f"tinytorch.{module.export_target()}",
+                "tests": len(cells),
+                "points": sum(float(c.metadata["nbgrader"].get("points", 0)) for c in cells),
+                "in_sync": sync[module.key],
+                "last_score": None if last is None else f"{last['score']:g}/{last['max_score']:g}",
+            }
+        )
+    return rows if not sync_error else rows + [{"error": sync_error}]
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from tito.console import console
+    from tito.project import find_root
+
+    root = find_root()
+    with console.status("exporting to a scratch folder to compare"):
+        rows = module_summary(root)
+    table = Table(title="tito module status")
+    for column in ("module", "exports to", "graded tests", "points", "package in sync", "last local score"):
+        table.add_column(column)
+    for row in rows:
+        if "error" in row:
+            console.print(f"[red]could not compare the package with the sources:[/] {row['error']}")
+            continue
+        sync = {True: "[green]yes[/]", False: "[red]no: run tito export[/]", None: "[yellow]unknown[/]"}[row["in_sync"]]
+        table.add_row(row["module"], row["target"], str(row["tests"]), f"{row['points']:g}", sync, row["last_score"] or "-")
+    console.print(table)
+    return 0

@@ -1,0 +1,179 @@
+"""`tito module test`: run a module's notebook in a fresh Jupyter kernel and grade it.
+
+Grades come from nbgrader's own `determine_grade` applied to the executed cells,
+so the local score is computed exactly as `nbgrader autograde` computes it. The
+per-test results of the module's last cell (`run_module_tests_auto`) arrive as
+JSON through the file named by TITO_TEST_RESULTS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tito.notebooks import load_module_notebook, write_atomic
+from tito.project import Module, state_dir
+from tito.tools.testing import RESULTS_ENV
+
+DEFAULT_CELL_TIMEOUT = 300
+_TEST_DEF_RE = re.compile(r"^def (test_\w+)\s*\(", re.MULTILINE)
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class GradedTest:
+    grade_id: str
+    tests: list[str]
+    points: float
+    max_points: float
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.points == self.max_points
+
+
+@dataclass
+class ModuleTestReport:
+    module: str
+    graded: list[GradedTest]
+    cell_errors: list[str] = field(default_factory=list)
+    inline: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(t.points for t in self.graded)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_points for t in self.graded)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.graded) and all(t.passed for t in self.graded)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.update(score=self.score, max_score=self.max_score, passed=self.passed)
+        return data
+
+
+def graded_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def cell_failure_message(cell) -> str:
+    """What went wrong in an executed cell, from its error (or stderr) output."""
+    for output in cell.get("outputs", []):
+        if output.output_type == "error":
+            text = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
+            if output.ename == "KeyboardInterrupt":
+                text = "timed out: the cell ran past the time limit and was interrupted"
+            if output.ename == "AssertionError" and output.evalue:
+                text = output.evalue
+            return _ANSI_RE.sub("", text).strip()
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.name == "stderr":
+            return "wrote to stderr (graded cells must not): " + _ANSI_RE.sub("", output.text).strip()[:300]
+    return ""
+
+
+def grade_executed_notebook(nb, module_key: str) -> ModuleTestReport:
+    """Score every graded cell of an executed notebook with nbgrader's rules."""
+    from nbgrader.utils import determine_grade
+
+    graded = []
+    for cell in graded_cells(nb):
+        meta = cell.metadata["nbgrader"]
+        points, max_points = determine_grade(cell)
+        message = "" if points == max_points else cell_failure_message(cell)
+        if cell.get("execution_count") is None:
+            # nbgrader would see no error in a cell that never ran; a dead kernel must not earn points
+            points, message = 0.0, "not run: the kernel stopped before this cell"
+        graded.append(
+            GradedTest(
+                grade_id=meta.get("grade_id", cell.get("id", "?")),
+                tests=_TEST_DEF_RE.findall(cell.source),
+                points=float(points or 0.0),
+                max_points=float(max_points),
+                message=message,
+            )
+        )
+    errors = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+            message = next((cell_failure_message(cell) for o in cell.get("outputs", []) if o.output_type == "error"), "")
+            if message:
+                errors.append(f"cell {index + 1}: {message}")
+    return ModuleTestReport(module=module_key, graded=graded, cell_errors=errors)
+
+
+def execute_notebook(nb, cell_timeout: int = DEFAULT_CELL_TIMEOUT, cwd: Path | None = None,
+                     kernel_name: str = "python3", env: dict[str, str] | None = None):
+    """Run every cell in a fresh kernel, keeping going after errors (as the grader does)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    client = NotebookClient(
+        nb,
+        timeout=cell_timeout,
+        kernel_name=kernel_name,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        resources={"metadata": {"path": str(cwd or os.getcwd())}},
+    )
+    launch = {"stderr": subprocess.DEVNULL}  # the kernel's own log lines are not test output
+    if env is not None:
+        launch["env"] = env
+    try:
+        client.execute(**launch)
+    except (CellTimeoutError, DeadKernelError) as exc:
+        nb.metadata["tito_execution_error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    return nb
+
+
+def run_module_tests(module: Module, cell_timeout: int = DEFAULT_CELL_TIMEOUT, nb=None) -> ModuleTestReport:
+    """Execute the module's notebook in a fresh kernel and return its graded report.
+
+    `nb` overrides the notebook (a workspace passes the student's own).
+    """
+    nb = load_module_notebook(module) if nb is None else nb
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"tito-test-{module.key}-") as tmp:
+        results_file = Path(tmp) / "inline-results.json"
+        env = dict(os.environ)
+        env[RESULTS_ENV] = str(results_file)
+        env.setdefault("MPLBACKEND", "Agg")
+        workdir = Path(tmp) / "work"
+        workdir.mkdir()
+        execute_notebook(nb, cell_timeout, cwd=workdir, env=env)
+        report = grade_executed_notebook(nb, module.key)
+        if results_file.is_file():
+            report.inline = json.loads(results_file.read_text(encoding="utf-8")).get("tests", [])
+    if "tito_execution_error" in nb.metadata:
+        report.cell_errors.append(nb.metadata["tito_execution_error"])
+    report.seconds = time.perf_counter() - start
+    save_last_report(module, report)
+    return report
+
+
+def save_last_report(module: Module, report: ModuleTestReport) -> None:
+    path = state_dir(module.root) / "results" / f"{module.key}.json"
+    write_atomic(path, json.dumps(report.to_dict(), indent=2))
+
+
+def load_last_report(module: Module) -> dict | None:
+    path = module.root / ".tito" / "results" / f"{module.key}.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
