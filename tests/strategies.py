@@ -50,3 +50,37 @@ def matmul_tolerance(k: int, dtype) -> float:
     """Absolute tolerance for a length-k dot product of values bounded by 10."""
     eps = np.finfo(dtype).eps
     return float(eps) * max(k, 1) * 100.0 * 8
+
+
+# --- tensor, activation, layer and convolution suites -------------------------------
+
+
+def small_shapes(min_dims: int = 0, max_dims: int = 4, max_side: int = 5) -> st.SearchStrategy[tuple[int, ...]]:
+    """Array shapes whose sides may be 0 or 1 (0-d shapes included by default)."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=0, max_side=max_side)
+
+
+@st.composite
+def float_arrays_any_shape(draw, min_dims: int = 0, max_dims: int = 4, dtype=None, bound: float = 10.0):
+    """A float32 or float64 array of any small shape, sizes 0 and 1 included."""
+    dtype = dtype if dtype is not None else draw(float_dtypes)
+    return draw(float_arrays(draw(small_shapes(min_dims, max_dims)), dtype, bound))
+
+
+@st.composite
+def arrays_and_axis(draw, min_dims: int = 1, max_dims: int = 4, dtype=None, bound: float = 10.0):
+    """(array, axis) with a valid, possibly negative, axis of the array."""
+    array = draw(float_arrays_any_shape(min_dims, max_dims, dtype, bound))
+    axis = draw(st.integers(-array.ndim, array.ndim - 1))
+    return array, axis
+
+
+@st.composite
+def conv_pairs(draw, max_side: int = 9, dtype=None, bound: float = 10.0):
+    """(image, kernel): a 2-D image and a 2-D kernel that fits inside it (sides >= 1)."""
+    dtype = dtype if dtype is not None else draw(float_dtypes)
+    height, width = draw(dims(1, max_side)), draw(dims(1, max_side))
+    kernel_h, kernel_w = draw(dims(1, height)), draw(dims(1, width))
+    image = draw(float_arrays((height, width), dtype, bound))
+    kernel = draw(float_arrays((kernel_h, kernel_w), dtype, bound))
+    return image, kernel
