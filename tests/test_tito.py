@@ -1,0 +1,133 @@
+"""The tito CLI: exit codes, output, module tests, status, doctor, and what a fresh process imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO, make_scratch_project, run_tito, write_scratch_module
+from tito.errors import UsageError
+from tito.project import list_modules, resolve_module
+
+HEAVY_MODULES = ("numpy", "nbgrader", "nbdev", "jupytext", "nbformat", "nbclient", "rich", "matplotlib")
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys, contextlib, io\n"
+        "from tito.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+        f"print([m for m in {HEAVY_MODULES!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"tito --help imported heavy modules: {out.strip()}"
+
+
+def test_help_lists_command_groups():
+    result = run_tito("--help")
+    assert result.returncode == 0
+    for command in ("export", "module", "test", "system"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("module", ["tinytorch", "tinytorch.core", "tinytorch.utils"]
+                         + [f"tinytorch.{m.export_target()}" for m in list_modules(REPO)])
+def test_package_imports_silently(module):
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == "", f"import {module} printed: {result.stdout!r} {result.stderr!r}"
+
+
+def test_module_names_resolve_three_ways(tmp_path):
+    root = make_scratch_project(tmp_path)
+    write_scratch_module(root, "11_kernels")
+    for name in ("11_kernels", "11", "kernels", "KERNELS", "modules/11_kernels/"):
+        assert resolve_module(name, root).key == "11_kernels"
+    with pytest.raises(UsageError, match=r"unknown module 'conv'. Known modules: 11_kernels"):
+        resolve_module("conv", root)
+
+
+def test_unknown_module_in_module_test_exits_2():
+    result = run_tito("module", "test", "99_nothing")
+    assert result.returncode == 2
+    assert "unknown module '99_nothing'" in result.stderr
+    for module in list_modules(REPO):
+        assert module.key in result.stderr
+
+
+def test_outside_a_project_is_a_clear_error(tmp_path):
+    result = run_tito("module", "test", "01", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no TinyTorch project" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_module_test_reports_each_graded_test_with_points(tmp_path):
+    root = make_scratch_project(tmp_path)
+    write_scratch_module(root, "01_scratch", double_body="return x + 2")
+    result = run_tito("module", "test", "scratch", cwd=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "test_unit_double_even" in out and "60/60" in out
+    assert "test_unit_double_one" in out and "0/40" in out
+    assert "double(1) should be 2, got 3" in out
+    assert "local score 60/100" in out
+    saved = json.loads((root / ".tito" / "results" / "01_scratch.json").read_text())
+    assert saved["score"] == 60 and saved["max_score"] == 100
+    assert [t["name"] for t in saved["inline"]] == ["test_unit_double_even", "test_unit_double_one"]
+    assert [t["passed"] for t in saved["inline"]] == [True, False]
+
+
+@pytest.mark.slow
+def test_module_test_passes_with_exit_0(tmp_path):
+    root = make_scratch_project(tmp_path)
+    write_scratch_module(root, "01_scratch")
+    result = run_tito("module", "test", "01", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "local score 100/100" in result.stdout
+
+
+@pytest.mark.slow
+def test_module_status_shows_sync_tests_and_points(tmp_path):
+    root = make_scratch_project(tmp_path)
+    write_scratch_module(root, "01_scratch")
+    stale = run_tito("module", "status", cwd=root)
+    assert stale.returncode == 0, stale.stderr
+    assert "01_scratch" in stale.stdout and "tinytorch.core.scratch" in stale.stdout
+    assert "no: run tito export" in stale.stdout
+    assert run_tito("export", "--all", cwd=root).returncode == 0
+    fresh = run_tito("module", "status", cwd=root)
+    row = next(line for line in fresh.stdout.splitlines() if "01_scratch" in line)
+    assert "yes" in row and " 2 " in row and "100" in row
+
+
+@pytest.mark.slow
+def test_test_all_summarises_and_fails_when_one_module_fails(tmp_path):
+    root = make_scratch_project(tmp_path)
+    write_scratch_module(root, "01_good")
+    write_scratch_module(root, "02_bad", double_body="return x + 2")
+    result = run_tito("test", "--all", cwd=root)
+    assert result.returncode == 1
+    assert "summary" in result.stdout
+    assert "100/100" in result.stdout and "60/100" in result.stdout
+
+
+def test_system_doctor_checks_every_dependency():
+    result = run_tito("system", "doctor")
+    assert result.returncode == 0, result.stdout
+    for name in ("python", "numpy", "nbgrader", "jupytext", "nbdev", "fastcore", "jupyter kernel"):
+        assert name in result.stdout, f"doctor does not report {name}"
+    assert "environment ready" in result.stdout
+
+
+def test_doctor_reports_a_missing_requirement_with_a_fix():
+    from tito.doctor import check_requirement
+
+    missing = check_requirement("surely-not-an-installed-package>=1")
+    assert not missing.ok and "not installed" in missing.detail and missing.fix
+    wrong = check_requirement("numpy<1")
+    assert not wrong.ok and "needs <1" in wrong.detail and "pip install" in wrong.fix
