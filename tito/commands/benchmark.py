@@ -1,0 +1,116 @@
+"""tito benchmark kernels [--quick] [--output DIR]"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("benchmark", help="measure the kernels on this machine")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    kernels = actions.add_parser(
+        "kernels",
+        help="time every kernel of tinytorch.core.kernels, check the target ratios, write JSON and a chart",
+        description="Measure matmul (n = 64 ... 1024) and ReLU (10^4 ... 10^7 elements) kernels against "
+        "this machine's measured peak GFLOP/s and memory bandwidth, report the target ratios, and write "
+        "kernels.json and kernels.png into the output directory.",
+    )
+    kernels.add_argument("--output", metavar="DIR", default=None,
+                         help="directory for kernels.json and kernels.png (default: benchmarks/ in the project)")
+    kernels.add_argument("--quick", action="store_true", help="small sizes and few repeats: a check in seconds")
+    kernels.set_defaults(func=run_kernels)
+
+
+def default_output_dir():
+    from pathlib import Path
+
+    from tito.benchmark import DEFAULT_OUTPUT
+    from tito.errors import TitoError
+    from tito.project import find_root
+
+    try:
+        return find_root() / DEFAULT_OUTPUT
+    except TitoError:
+        return Path.cwd() / DEFAULT_OUTPUT
+
+
+def run_kernels(args: argparse.Namespace) -> int:
+    from tito.benchmark import prepare_output_dir, run_kernel_benchmark, write_outputs
+    from tito.console import console
+
+    output = prepare_output_dir(args.output if args.output is not None else default_output_dir())
+    with console.status("benchmarking") as status:
+        results = run_kernel_benchmark(quick=args.quick, progress=lambda message: status.update(message))
+    files = write_outputs(results, output)
+    render(results)
+    console.print(f"wrote {files['json']} and {files['png']}", highlight=False)
+    broken = [row for row in results["matmul"] + results["relu"] if not row["correct"]]
+    if broken:
+        console.print(f"[red]{len(broken)} kernel run(s) failed or gave wrong results[/]")
+        return 1
+    return 0
+
+
+def _number(value, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def render(results: dict) -> None:
+    from rich.table import Table
+
+    from tinytorch.utils.profiler import format_seconds
+    from tito.console import console
+
+    machine = results["machine"]
+    caches = ", ".join(f"{level} {size // 1024} KiB" for level, size in machine["cache_sizes"].items()) or "unknown"
+    blas = ", ".join(f"{b['library']} {b['version']} ({b['threads']} threads)" for b in machine["blas"]) or "none found"
+    console.print(f"[bold]{machine['cpu_model']}[/] — {machine['cpu_count']} usable cores "
+                  f"({machine['physical_cores']} physical), {machine['memory_total_bytes'] / 2**30:.1f} GiB RAM, "
+                  f"device {machine['device']}", highlight=False)
+    console.print(f"caches: {caches}; BLAS: {blas}", highlight=False)
+    console.print(f"measured peak: {machine['peak_gflops']:.1f} GFLOP/s (float32 matmul n=1024), "
+                  f"{machine['memory_bandwidth_gbs']:.1f} GB/s (stream copy); ridge point "
+                  f"{machine['ridge_point_flop_per_byte']:.1f} FLOP/byte", highlight=False)
+    if results["quick"]:
+        console.print("[yellow]quick run: small sizes, targets measured below their official sizes[/]")
+
+    def correctness(row: dict) -> str:
+        if row.get("error"):
+            return f"[red]{row['error']}[/]"
+        return "[green]yes[/]" if row["correct"] else f"[red]no (max error {_number(row['max_abs_error'], '.2e')})[/]"
+
+    for n in results["settings"]["matmul_sizes"]:
+        rows = [r for r in results["matmul"] if r["n"] == n]
+        table = Table(title=f"matmul n={n} float32 — speedup vs {rows[0].get('baseline', '?')}")
+        table.add_column("kernel", no_wrap=True)
+        for column, justify in [("median time", "right"), ("GFLOP/s", "right"),
+                                ("% of peak", "right"), ("speedup", "right"), ("correct", "left")]:
+            table.add_column(column, justify=justify)
+        for r in rows:
+            table.add_row(r["kernel"], format_seconds(r["seconds"]) if r.get("seconds") else "—",
+                          _number(r.get("gflops"), ".2f"), _number(r.get("percent_of_peak"), ".1f"),
+                          _number(r.get("speedup"), ".1f") + "x" if r.get("speedup") else "—", correctness(r))
+        console.print(table)
+
+    for elements in results["settings"]["relu_sizes"]:
+        rows = [r for r in results["relu"] if r["elements"] == elements]
+        table = Table(title=f"ReLU {elements:,} float32 elements — speedup vs {rows[0].get('baseline', '?')}")
+        table.add_column("kernel", no_wrap=True)
+        for column, justify in [("median time", "right"), ("GB/s", "right"),
+                                ("% of bandwidth", "right"), ("speedup", "right"), ("correct", "left")]:
+            table.add_column(column, justify=justify)
+        for r in rows:
+            table.add_row(r["kernel"], format_seconds(r["seconds"]) if r.get("seconds") else "—",
+                          _number(r.get("gbs"), ".2f"), _number(r.get("percent_of_bandwidth"), ".1f"),
+                          _number(r.get("speedup"), ".1f") + "x" if r.get("speedup") else "—", correctness(r))
+        console.print(table)
+
+    table = Table(title="target ratios (each measured within this run)")
+    for column, justify in [("measure", "left"), ("measured", "right"), ("target", "right"), ("result", "left")]:
+        table.add_column(column, justify=justify)
+    for t in results["targets"]:
+        unit = t["unit"]
+        measured = _number(t["measured"], ".3f" if unit == "s" else ".2f")
+        table.add_row(t["description"], f"{measured} {unit}", f"{t['comparison']} {t['target']:g} {unit}",
+                      "[green]pass[/]" if t["passed"] else "[red]miss[/]")
+    console.print(table)
