@@ -501,7 +501,7 @@ def write_chart(results: dict[str, Any], path: Path) -> Path:
                              marker=marker, color=colour[kernel], label=kernel, s=28)
     roofline.set(xscale="log", yscale="log", xlabel="arithmetic intensity I (FLOP per byte)", ylabel="GFLOP/s",
                  title="Roofline: matmul (o) at I = n/6, ReLU (^) at I = 1/8")
-    roofline.legend(fontsize=7, loc="upper left")
+    roofline.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
 
     figure.suptitle(f"TinyTorch kernels on {machine['cpu_model']} ({machine['cpu_count']} cores)"
                     + (" — quick run" if results["quick"] else ""))
