@@ -187,34 +187,50 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """The length of each axis, e.g. (2, 3)."""
+        """The length of each axis, e.g. (2, 3).
+
+        TODO: return the shape of self.data (a tuple of ints; () for a scalar).
+        """
         ### BEGIN SOLUTION
         return self.data.shape
         ### END SOLUTION
 
     @property
     def size(self) -> int:
-        """The number of elements (the product of the shape; 1 for a scalar)."""
+        """The number of elements (the product of the shape; 1 for a scalar).
+
+        TODO: return it as a Python int.
+        """
         ### BEGIN SOLUTION
         return int(self.data.size)
         ### END SOLUTION
 
     @property
     def ndim(self) -> int:
-        """The number of axes (0 for a scalar)."""
+        """The number of axes (0 for a scalar).
+
+        TODO: return the ndim of self.data.
+        """
         ### BEGIN SOLUTION
         return self.data.ndim
         ### END SOLUTION
 
     @property
     def dtype(self) -> np.dtype:
-        """The numpy dtype of the elements, e.g. dtype('float32')."""
+        """The numpy dtype of the elements, e.g. dtype('float32').
+
+        TODO: return the dtype of self.data.
+        """
         ### BEGIN SOLUTION
         return self.data.dtype
         ### END SOLUTION
 
     def __repr__(self) -> str:
-        """Return e.g. 'Tensor([1., 2.], shape=(2,), dtype=float32)'."""
+        """Return e.g. 'Tensor([1., 2.], shape=(2,), dtype=float32)'.
+
+        TODO: format the values with np.array2string(self.data, separator=", "),
+        followed by the shape and the dtype.
+        """
         ### BEGIN SOLUTION
         values = np.array2string(self.data, separator=", ")
         return f"Tensor({values}, shape={self.shape}, dtype={self.dtype})"
@@ -262,6 +278,7 @@ class Tensor:
             raise ValueError(f"shapes {np.shape(a)} and {np.shape(b)} are incompatible for '{symbol}'") from None
         ### END SOLUTION
 
+    # + - * / and their reflected forms (2 * t calls t.__rmul__(2)): one _binary_op call each.
     def __add__(self, other) -> "Tensor":
         return self._binary_op(other, np.add, "+")
 
@@ -327,7 +344,10 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
-        """All axes reversed, like numpy's `.T`: shape (a, b, c) becomes (c, b, a)."""
+        """All axes reversed, like numpy's `.T`: shape (a, b, c) becomes (c, b, a).
+
+        TODO: return a Tensor of self.data.T (a view: no data is copied).
+        """
         ### BEGIN SOLUTION
         return Tensor(self.data.T)
         ### END SOLUTION
@@ -350,6 +370,9 @@ class Tensor:
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
         """Sum of the elements, over all axes (axis=None) or along `axis`.
 
+        TODO: return a Tensor of self.data.sum(axis=axis, keepdims=keepdims); the
+        result keeps the dtype (float32 stays float32), a full sum has shape ().
+
         Example:
             >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
             Tensor([4., 6.], shape=(2,), dtype=float32)
@@ -360,6 +383,8 @@ class Tensor:
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
         """Arithmetic mean, over all axes (axis=None) or along `axis`.
+
+        TODO: like `sum`, with self.data.mean; float32 stays float32.
 
         Example:
             >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).mean(axis=1, keepdims=True)
@@ -373,6 +398,8 @@ class Tensor:
         """True when `other` has a broadcast-compatible shape and equal values within tolerance.
 
         We do not override `==` (it must keep working for hashing and `in`); use this.
+
+        TODO: return bool(np.allclose(self.data, Tensor(other).data, rtol=rtol, atol=atol)).
         """
         ### BEGIN SOLUTION
         return bool(np.allclose(self.data, Tensor(other).data, rtol=rtol, atol=atol))
