@@ -128,10 +128,15 @@ def relu_python_loop(x: np.ndarray) -> np.ndarray:
 
 
 def quantize_reference(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Symmetric int8 quantization as API.md defines it: scale = max|x| / 127, q = clip(round(x / scale))."""
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    """Symmetric int8 quantization as API.md defines it: scale = max|x| / 127, q = clip(round(x / scale)).
+
+    x / scale is computed in x's own float dtype, as the kernels module does: for
+    float32 input a float64 division would round a few halfway values differently.
+    """
+    values = x if x.dtype.kind == "f" else x.astype(np.float64)
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
     scale = peak / 127 if peak > 0 else 1.0
-    return np.clip(np.round(x.astype(np.float64) / scale), -127, 127).astype(np.int64), scale
+    return np.clip(np.rint(values / scale), -127, 127).astype(np.int64), scale
 
 
 def quantized_matmul_reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
