@@ -72,9 +72,11 @@ class Activation:
     """Base class: an element-wise (or row-wise) function from Tensor to Tensor."""
 
     def forward(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Compute the activation of x; each subclass defines it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def __call__(self, x: Tensor) -> Tensor:
+        """`activation(x)` is `activation.forward(x)`, as for PyTorch modules."""
         return self.forward(x)
 
     def __repr__(self) -> str:
