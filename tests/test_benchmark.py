@@ -17,6 +17,7 @@ from hypothesis.extra import numpy as hnp
 from rich.console import Console
 
 import tito.console
+import tito.benchmark
 from tito.benchmark import (
     JSON_NAME,
     NAIVE_MAX_N,
@@ -24,6 +25,7 @@ from tito.benchmark import (
     PYTHON_LOOP_MAX_ELEMENTS,
     QUICK_MATMUL_SIZES,
     QUICK_RELU_SIZES,
+    load_kernels,
     measure_import_time,
     prepare_output_dir,
     quantize_reference,
@@ -190,6 +192,12 @@ def test_output_dir_that_is_a_file_is_a_clear_error(tmp_path):
     with pytest.raises(TitoError, match="is a file"):
         prepare_output_dir(target)
     assert prepare_output_dir(tmp_path / "new" / "dir").is_dir()
+
+
+def test_missing_kernels_module_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(tito.benchmark, "KERNELS_MODULE", "tinytorch.core.no_such_kernels")
+    with pytest.raises(TitoError, match="tito export 11"):
+        load_kernels()
 
 
 def test_cli_rejects_a_file_as_output_without_running(tmp_path):

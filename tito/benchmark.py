@@ -62,13 +62,11 @@ Progress = Callable[[str], None]
 def load_kernels():
     """`tinytorch.core.kernels`, or a TitoError that says how to produce it."""
     import importlib
+    import importlib.util
 
-    try:
-        return importlib.import_module(KERNELS_MODULE)
-    except ImportError as exc:
-        raise TitoError(
-            f"cannot import {KERNELS_MODULE} ({exc}): export the kernels module first with `tito export 11`"
-        ) from exc
+    if importlib.util.find_spec(KERNELS_MODULE) is None:
+        raise TitoError(f"{KERNELS_MODULE} does not exist yet: export the kernels module first with `tito export 11`")
+    return importlib.import_module(KERNELS_MODULE)
 
 
 # ---------------------------------------------------------------- timing
