@@ -64,6 +64,15 @@ def test_matmul_naive_integers_are_exact(data, m, k, n):
     np.testing.assert_array_equal(got, a @ b)
 
 
+@given(matmul_pairs(max_dim=8))
+def test_matmul_naive_accepts_non_contiguous_views(pair):
+    a, b = pair
+    a_fortran = np.asfortranarray(a)  # column-major copy of the same values
+    b_strided = np.repeat(b, 2, axis=1)[:, ::2]  # a strided view equal to b
+    got = matmul_naive(a_fortran, b_strided)
+    np.testing.assert_array_equal(got, matmul_naive(a, b))
+
+
 @pytest.mark.parametrize("m, k, n", [(0, 3, 2), (3, 0, 2), (2, 3, 0), (0, 0, 0)])
 def test_matmul_naive_empty_dimensions(m, k, n):
     got = matmul_naive(np.ones((m, k), np.float32), np.ones((k, n), np.float32))
