@@ -139,6 +139,21 @@ def execute_notebook(nb, cell_timeout: int = DEFAULT_CELL_TIMEOUT, cwd: Path | N
     return nb
 
 
+def kernel_environment(root: Path) -> dict[str, str]:
+    """The environment of a module's kernel: the project's own folder first on the import path.
+
+    In a student workspace `tinytorch` must be the package exported from the
+    student's notebooks, even when the active environment has another one installed
+    (such as the course repository's editable install). PYTHONPATH entries come
+    before site-packages and before the editable-install finder, so the project's
+    `tinytorch` (and `tito`) win.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
 def run_module_tests(module: Module, cell_timeout: int = DEFAULT_CELL_TIMEOUT, nb=None) -> ModuleTestReport:
     """Execute the module's notebook in a fresh kernel and return its graded report.
 
@@ -148,9 +163,8 @@ def run_module_tests(module: Module, cell_timeout: int = DEFAULT_CELL_TIMEOUT, n
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"tito-test-{module.key}-") as tmp:
         results_file = Path(tmp) / "inline-results.json"
-        env = dict(os.environ)
+        env = kernel_environment(module.root)
         env[RESULTS_ENV] = str(results_file)
-        env.setdefault("MPLBACKEND", "Agg")
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         execute_notebook(nb, cell_timeout, cwd=workdir, env=env)
@@ -169,8 +183,19 @@ def save_last_report(module: Module, report: ModuleTestReport) -> None:
     write_atomic(path, json.dumps(report.to_dict(), indent=2))
 
 
+def last_report_path(module: Module) -> Path:
+    return module.root / ".tito" / "results" / f"{module.key}.json"
+
+
+def last_report_is_older(module: Module) -> bool:
+    """True when the module's source changed after its last test run."""
+    report = last_report_path(module)
+    return report.is_file() and module.editable_path.is_file() and (
+        module.editable_path.stat().st_mtime > report.stat().st_mtime)
+
+
 def load_last_report(module: Module) -> dict | None:
-    path = module.root / ".tito" / "results" / f"{module.key}.json"
+    path = last_report_path(module)
     if not path.is_file():
         return None
     try:

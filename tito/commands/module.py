@@ -65,9 +65,10 @@ def run_test(args: argparse.Namespace) -> int:
 def module_summary(root) -> list[dict]:
     """Per module: export target, graded test count, points, package in sync, last local score."""
     from tito.export import package_in_sync
-    from tito.moduletest import graded_cells, load_last_report
+    from tito.moduletest import graded_cells, last_report_is_older, load_last_report
     from tito.notebooks import load_module_notebook
     from tito.project import list_modules
+    from tito.workspace import read_manifest
 
     modules = list_modules(root)
     try:
@@ -77,10 +78,12 @@ def module_summary(root) -> list[dict]:
         sync_error = str(exc)
     else:
         sync_error = ""
+    manifest = read_manifest(root) or {}
     rows = []
     for module in modules:
         cells = graded_cells(load_module_notebook(module))
         last = load_last_report(module)
+        passed = None if last is None else sum(t["points"] == t["max_points"] for t in last["graded"])
         rows.append(
             {
                 "module": module.key,
@@ -88,7 +91,10 @@ def module_summary(root) -> list[dict]:
                 "tests": len(cells),
                 "points": sum(float(c.metadata["nbgrader"].get("points", 0)) for c in cells),
                 "in_sync": sync[module.key],
+                "tests_passed": None if last is None else f"{passed}/{len(last['graded'])}",
                 "last_score": None if last is None else f"{last['score']:g}/{last['max_score']:g}",
+                "edited_since_test": last is not None and last_report_is_older(module),
+                "provided": module.key in manifest.get("provided", ()),
             }
         )
     return rows if not sync_error else rows + [{"error": sync_error}]
@@ -104,13 +110,17 @@ def run_status(args: argparse.Namespace) -> int:
     with console.status("exporting to a scratch folder to compare"):
         rows = module_summary(root)
     table = Table(title="tito module status")
-    for column in ("module", "exports to", "graded tests", "points", "package in sync", "last local score"):
+    for column in ("module", "exports to", "graded tests", "points", "package in sync", "tests passed", "last local score"):
         table.add_column(column)
     for row in rows:
         if "error" in row:
             console.print(f"[red]could not compare the package with the sources:[/] {row['error']}")
             continue
         sync = {True: "[green]yes[/]", False: "[red]no: run tito export[/]", None: "[yellow]unknown[/]"}[row["in_sync"]]
-        table.add_row(row["module"], row["target"], str(row["tests"]), f"{row['points']:g}", sync, row["last_score"] or "-")
+        score = row["last_score"] or "-"
+        if row["edited_since_test"]:
+            score += " [yellow](edited since: run tito module test)[/]"
+        name = row["module"] + (" [cyan](provided)[/]" if row["provided"] else "")
+        table.add_row(name, row["target"], str(row["tests"]), f"{row['points']:g}", sync, row["tests_passed"] or "-", score)
     console.print(table)
     return 0

@@ -1,0 +1,59 @@
+"""tito student workspace DIR [--modules ...] [--provide-solutions ...]"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Module names given as separate words and/or comma-separated: '01 03' or '01,03'."""
+    if values is None:
+        return None
+    return [name for value in values for name in value.split(",") if name.strip()]
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("student", help="make a student workspace")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    workspace = actions.add_parser(
+        "workspace",
+        help="create a student copy of the course: stubbed notebooks, package, tito",
+        description="Create DIR: the release notebooks (solutions stubbed, hidden tests removed, "
+        "by nbgrader), a tinytorch package exported from them, settings.ini and the tito CLI. "
+        "Inside it, `tito export`, `tito module test` and `tito module status` work on the "
+        "student's notebooks and package.",
+    )
+    workspace.add_argument("dir", metavar="DIR", help="the folder to create (must not exist or be empty)")
+    workspace.add_argument("--modules", nargs="+", action="extend", metavar="MODULE",
+                           help="modules to include (default: all), e.g. 01 03 11 or 01,03,11")
+    workspace.add_argument("--provide-solutions", nargs="+", action="extend", metavar="MODULE", default=None,
+                           help="modules handed out with their reference code (and included), so a class "
+                           "can start at a later module, e.g. --provide-solutions 01,03")
+    workspace.set_defaults(func=run_workspace)
+
+
+def run_workspace(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from tito.console import console
+    from tito.project import find_root
+    from tito.workspace import create_workspace
+
+    root = find_root()
+    with console.status("generating release notebooks and exporting the workspace package"):
+        workspace = create_workspace(root, Path(args.dir), _names(args.modules), _names(args.provide_solutions))
+    table = Table(title=f"student workspace {workspace.root}")
+    for column in ("module", "notebook", "package module", "code"):
+        table.add_column(column, overflow="fold")
+    for module in workspace.modules:
+        code = "[cyan]provided[/]" if module.provided else f"to write: {len(module.stubs)} stubbed function(s)"
+        table.add_row(module.key, str(module.notebook.relative_to(workspace.root)), f"tinytorch.{module.target}", code)
+    console.print(table)
+    console.print(
+        f"in {workspace.root}: tito module status, tito export MODULE, tito module test MODULE "
+        "(a student's own Python environment needs `pip install -e .` there once)",
+        highlight=False,
+    )
+    return 0
