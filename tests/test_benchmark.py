@@ -100,6 +100,20 @@ def test_machine_section(written):
     assert machine["ridge_point_flop_per_byte"] == pytest.approx(machine["peak_gflops"] / machine["memory_bandwidth_gbs"])
 
 
+def test_background_load_is_reported(written):
+    load = written["load"]
+    assert load["seconds"] > 0
+    assert 0.0 <= load["other_cpu_percent"] <= 100.0 + 1e-6
+
+
+def test_background_load_formula():
+    from tito.benchmark import background_load
+
+    start = {"busy": 10.0, "own": 2.0, "wall": 100.0}
+    end = {"busy": 13.0, "own": 4.0, "wall": 102.0}  # 3 busy seconds, 2 of them ours, over 2 s x 2 cores
+    assert background_load(start, end, cores=2) == {"seconds": 2.0, "other_cpu_percent": 25.0}
+
+
 def test_matmul_rows_cover_every_kernel_and_size(written):
     assert written["settings"]["matmul_sizes"] == list(QUICK_MATMUL_SIZES)
     for n in QUICK_MATMUL_SIZES:

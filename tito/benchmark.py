@@ -385,6 +385,28 @@ def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, 
 # ---------------------------------------------------------------- the whole benchmark
 
 
+def cpu_snapshot() -> dict[str, float]:
+    """Machine-wide busy CPU seconds, this process's (and its children's) CPU seconds, wall clock."""
+    import psutil
+
+    machine = psutil.cpu_times()
+    busy = sum(value for field, value in machine._asdict().items() if field not in ("idle", "iowait", "guest", "guest_nice"))
+    own = psutil.Process().cpu_times()
+    return {"busy": busy, "own": own.user + own.system + own.children_user + own.children_system,
+            "wall": time.perf_counter()}
+
+
+def background_load(start: dict[str, float], end: dict[str, float], cores: int) -> dict[str, float]:
+    """Share of the machine's CPU that other processes (and the hypervisor's steal) used between two snapshots.
+
+    other_cpu_percent = 100 * (machine busy seconds - this process's seconds) / (wall seconds * cores).
+    Above a few percent the timings of multithreaded kernels are disturbed.
+    """
+    wall = end["wall"] - start["wall"]
+    other = max(0.0, (end["busy"] - start["busy"]) - (end["own"] - start["own"]))
+    return {"seconds": wall, "other_cpu_percent": 100.0 * other / (wall * cores) if wall > 0 else 0.0}
+
+
 def machine_description() -> dict[str, Any]:
     """detect_hardware() (measured peaks included) plus the BLAS library and versions."""
     from threadpoolctl import threadpool_info
@@ -407,8 +429,11 @@ def run_kernel_benchmark(quick: bool = False, progress: Progress | None = None) 
     target ratios are measured at smaller sizes than the official targets and are
     marked so.
     """
+    import psutil
+
     progress = progress or (lambda message: None)
     kernels = load_kernels()
+    start = cpu_snapshot()
     progress("measuring this machine's peak GFLOP/s and memory bandwidth")
     machine = machine_description()
     repeats = QUICK_REPEATS if quick else REPEATS
@@ -419,6 +444,7 @@ def run_kernel_benchmark(quick: bool = False, progress: Progress | None = None) 
     relu = [row for elements in relu_sizes
             for row in measure_relu(kernels, elements, repeats, machine["memory_bandwidth_gbs"], progress)]
     targets = measure_targets(kernels, quick, progress)
+    load = background_load(start, cpu_snapshot(), psutil.cpu_count() or 1)
     return {
         "benchmark": "kernels",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -432,6 +458,7 @@ def run_kernel_benchmark(quick: bool = False, progress: Progress | None = None) 
             "target_sizes": QUICK_TARGET_SIZES if quick else TARGET_SIZES,
         },
         "machine": machine,
+        "load": load,
         "matmul": matmul,
         "relu": relu,
         "targets": targets,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+BUSY_PERCENT = 5.0  # other processes' share of the CPU above which the timings are flagged
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("benchmark", help="measure the kernels on this machine")
@@ -71,6 +73,11 @@ def render(results: dict) -> None:
     console.print(f"measured peak: {machine['peak_gflops']:.1f} GFLOP/s (float32 matmul n=1024), "
                   f"{machine['memory_bandwidth_gbs']:.1f} GB/s (stream copy); ridge point "
                   f"{machine['ridge_point_flop_per_byte']:.1f} FLOP/byte", highlight=False)
+    load = results["load"]
+    colour = "yellow" if load["other_cpu_percent"] > BUSY_PERCENT else "default"
+    console.print(f"[{colour}]other processes used {load['other_cpu_percent']:.1f}% of the CPU during the "
+                  f"{load['seconds']:.0f} s run[/]" + (" — timings, multithreaded ones above all, are disturbed; "
+                  "rerun on a quiet machine" if colour == "yellow" else ""), highlight=False)
     if results["quick"]:
         console.print("[yellow]quick run: small sizes, targets measured below their official sizes[/]")
 
