@@ -40,6 +40,7 @@ from tito.project import MODULES_DIR, PACKAGE_DIR, SETTINGS_FILE, Module, list_m
 WORKSPACE_FILE = "workspace.json"
 STUB_COMMENT = "# YOUR CODE HERE"
 STUB_RAISE = "raise NotImplementedError()"
+STUB_MESSAGE = "is not implemented yet: write it in"
 CONTINUE_TAG = "raises-exception"  # Jupyter's "Run All" does not stop at an error in a cell with this tag
 # Instructor-only parts of tito: they need the course sources or the gradebook.
 INSTRUCTOR_ONLY = ("grading", "commands/nbgrader.py", "commands/student.py")
@@ -163,7 +164,7 @@ def describe_stubs(source: str, notebook: str, module_key: str, cell_name: str) 
         inside = [s for s in spans if s[0] <= line_number <= s[1]]
         name = max(inside, key=lambda s: s[0])[2] if inside else f"the solution in cell '{cell_name}'"
         names.append(name)
-        message = f"{name} is not implemented yet: write it in {notebook}, then run `tito export {module_key}`"
+        message = f"{name} {STUB_MESSAGE} {notebook}, then run `tito export {module_key}`"
         lines[position + 1] = f"{_indent(lines[position + 1])}raise NotImplementedError({message!r})"
     return "\n".join(lines), names
 
