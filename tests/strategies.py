@@ -84,3 +84,45 @@ def conv_pairs(draw, max_side: int = 9, dtype=None, bound: float = 10.0):
     image = draw(float_arrays((height, width), dtype, bound))
     kernel = draw(float_arrays((kernel_h, kernel_w), dtype, bound))
     return image, kernel
+
+
+# --- kernels suite ---------------------------------------------------------------
+
+MATRIX_LAYOUTS = ("contiguous", "transposed", "strided")
+
+
+@st.composite
+def matrices_with_layout(draw, shape: tuple[int, int], dtype=np.float64, bound: float = 10.0):
+    """A 2-D array of `shape`: contiguous, a transposed view, or a strided slice of a larger array."""
+    rows, cols = shape
+    layout = draw(st.sampled_from(MATRIX_LAYOUTS))
+    if layout == "transposed":
+        return draw(float_arrays((cols, rows), dtype, bound)).T
+    if layout == "strided":
+        return draw(float_arrays((2 * rows, 2 * cols + 1), dtype, bound))[::2, 1::2]
+    return draw(float_arrays(shape, dtype, bound))
+
+
+@st.composite
+def matmul_view_pairs(draw, max_dim: int = 24, max_rows: int | None = None, dtype=None, bound: float = 10.0):
+    """(A, B) like `matmul_pairs`, each operand possibly a non-contiguous view; A may have up to `max_rows` rows."""
+    dtype = dtype if dtype is not None else draw(float_dtypes)
+    m = draw(dims(0, max_rows if max_rows is not None else max_dim))
+    k, n = draw(dims(0, max_dim)), draw(dims(0, max_dim))
+    return draw(matrices_with_layout((m, k), dtype, bound)), draw(matrices_with_layout((k, n), dtype, bound))
+
+
+@st.composite
+def int8_matrix_pairs(draw, max_dim: int = 12, max_k: int = 64):
+    """(qa, qb) int8 matrices of shapes (m, k) and (k, n), from a seeded generator.
+
+    Half of the draws use only the extreme values -128, -127 and 127, the worst case
+    for exact accumulation.
+    """
+    m, n, k = draw(dims(0, max_dim)), draw(dims(0, max_dim)), draw(dims(0, max_k))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if draw(st.booleans()):
+        extremes = np.array([-128, -127, 127], dtype=np.int8)
+        return rng.choice(extremes, size=(m, k)), rng.choice(extremes, size=(k, n))
+    return (rng.integers(-128, 128, size=(m, k)).astype(np.int8),
+            rng.integers(-128, 128, size=(k, n)).astype(np.int8))

@@ -510,7 +510,8 @@ def vectorized_relu(x: Any) -> Tensor | np.ndarray:
 
     TODO: convert with `_as_array`, apply `np.maximum` against a zero *of the same
     dtype* (`np.zeros((), dtype=arr.dtype)`, so int8 stays int8 and bool stays bool),
-    wrap with `_like_input`.
+    wrap with `_like_input`. NumPy turns a 0-d result into a scalar: `np.asarray`
+    keeps it an array.
 
     Example:
         >>> vectorized_relu(np.array([-1.5, 0.0, 2.0], dtype=np.float32))
@@ -518,7 +519,7 @@ def vectorized_relu(x: Any) -> Tensor | np.ndarray:
     """
     ### BEGIN SOLUTION
     arr = _as_array(x, "vectorized_relu: x")
-    return _like_input(np.maximum(arr, np.zeros((), dtype=arr.dtype)), x)
+    return _like_input(np.asarray(np.maximum(arr, np.zeros((), dtype=arr.dtype))), x)
     ### END SOLUTION
 
 
@@ -1199,8 +1200,11 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
           or an empty array) use 1.0, any positive scale gives q = 0 then.
         - A given scale must be finite and positive (`_positive_scale`).
         - Non-finite values (inf, nan) cannot be quantized: ValueError.
-        - Compute in x's float dtype (integers in float64): divide, `np.rint`, `np.clip`
-          to ±INT8_LIMIT, then cast to int8 — clip *before* the cast, or 200 wraps to -56.
+        - Divide in x's float dtype when it is float32/float64 and the scale is a normal
+          number of it (`np.finfo(dtype).tiny`), else in float64 (integers, float16,
+          tiny scales); a quotient beyond the float range saturates like any other.
+          Then `np.rint`, `np.clip` to ±INT8_LIMIT, and cast to int8 — clip *before*
+          the cast, or 200 wraps to -56. (`np.asarray` keeps a 0-d input an array.)
 
     Example:
         >>> quantize_symmetric(np.array([-1.0, 0.5, 3.0]), scale=0.02)   # 3.0 / 0.02 = 150 saturates
@@ -1216,7 +1220,10 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
         scale = largest / INT8_LIMIT if largest > 0 else 1.0
     else:
         scale = _positive_scale(scale, "scale")
-    scaled = np.divide(values, scale)
+    # Divide in x's precision when the scale is a normal number of it (float32/64), else in float64.
+    same_precision = values.dtype.itemsize >= 4 and scale >= np.finfo(values.dtype).tiny
+    with np.errstate(over="ignore"):  # beyond the float range is beyond 127 too: it saturates
+        scaled = np.asarray(np.divide(values, scale, dtype=values.dtype if same_precision else np.float64))
     np.rint(scaled, out=scaled)
     np.clip(scaled, -INT8_LIMIT, INT8_LIMIT, out=scaled)
     return scaled.astype(np.int8), scale
@@ -1300,7 +1307,7 @@ def quantized_relu(x: Any, scale: float | None = None) -> Tensor | np.ndarray:
     ### BEGIN SOLUTION
     arr = _as_array(x, "quantized_relu: x")
     q, used_scale = quantize_symmetric(arr, scale)
-    out = np.maximum(q, np.int8(0)).astype(np.result_type(arr.dtype, 1.0))
+    out = np.asarray(np.maximum(q, np.int8(0))).astype(np.result_type(arr.dtype, 1.0))
     out *= used_scale
     return _like_input(out, x)
     ### END SOLUTION
