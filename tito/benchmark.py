@@ -19,6 +19,7 @@ the formula next to it:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -72,27 +73,46 @@ def load_kernels():
 # ---------------------------------------------------------------- timing
 
 
-def _seconds(func: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    func()
-    return time.perf_counter() - start
+Limit = Callable[[], contextlib.AbstractContextManager]
 
 
-def median_time(func: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+def _seconds(func: Callable[[], Any], limit: Limit | None = None) -> float:
+    """Wall seconds of one call; `limit` (e.g. one BLAS thread) is entered outside the timed region."""
+    with limit() if limit else contextlib.nullcontext():
+        start = time.perf_counter()
+        func()
+        return time.perf_counter() - start
+
+
+def _call(func: Callable[[], Any], limit: Limit | None = None) -> Any:
+    with limit() if limit else contextlib.nullcontext():
+        return func()
+
+
+def median_time(func: Callable[[], Any], repeats: int, limit: Limit | None = None) -> tuple[float, Any]:
     """(median seconds of `repeats` timed calls, result of the untimed warm-up call)."""
-    result = func()
-    return statistics.median(_seconds(func) for _ in range(repeats)), result
+    result = _call(func, limit)
+    return statistics.median(_seconds(func, limit) for _ in range(repeats)), result
 
 
-def interleaved_medians(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, float]:
+def interleaved_medians(first: Callable[[], Any], second: Callable[[], Any], repeats: int,
+                        second_limit: Limit | None = None) -> tuple[float, float]:
     """Median seconds of `first` and of `second`, called alternately after one warm-up each."""
-    first()
-    second()
+    _call(first)
+    _call(second, second_limit)
     first_times, second_times = [], []
     for _ in range(repeats):
         first_times.append(_seconds(first))
-        second_times.append(_seconds(second))
+        second_times.append(_seconds(second, second_limit))
     return statistics.median(first_times), statistics.median(second_times)
+
+
+def one_blas_thread() -> Limit:
+    """A context factory that limits BLAS to one thread (threadpoolctl)."""
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=1, user_api="blas")
 
 
 # ---------------------------------------------------------------- inputs and references
@@ -166,36 +186,31 @@ def _error_row(kernel: str, exc: Exception) -> dict[str, Any]:
 
 def measure_matmul(kernels, n: int, repeats: int, peak_gflops: float, progress: Progress) -> list[dict[str, Any]]:
     """One row per matmul kernel at size n (float32), baseline first."""
-    from threadpoolctl import ThreadpoolController
-
     a, b = matmul_inputs(n)
     reference = a.astype(np.float64) @ b.astype(np.float64)
     float_tolerance = 1e-5 * n  # float32 rounding over n products of values in [-1, 1)
     quantized = quantized_matmul_reference(a, b)
-    blas = ThreadpoolController()
+    single_thread = one_blas_thread()
 
-    def single_thread_at():
-        with blas.limit(limits=1, user_api="blas"):
-            return a @ b
-
-    candidates: list[tuple[str, Callable[[], Any], np.ndarray, float, int]] = []
+    candidates: list[tuple[str, Callable[[], Any], np.ndarray, float, int, Limit | None]] = []
     if n <= NAIVE_MAX_N:
         candidates.append(("matmul_custom", lambda: kernels.matmul_custom(a, b), reference, float_tolerance,
-                           min(repeats, NAIVE_REPEATS)))
+                           min(repeats, NAIVE_REPEATS), None))
     candidates += [
-        ("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b), reference, float_tolerance, repeats),
-        ("numpy @, 1 BLAS thread", single_thread_at, reference, float_tolerance, repeats),
-        ("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b), reference, float_tolerance, repeats),
-        ("matmul_parallel", lambda: kernels.matmul_parallel(a, b), reference, float_tolerance, repeats),
+        ("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b), reference, float_tolerance, repeats, None),
+        ("numpy @, 1 BLAS thread", lambda: a @ b, reference, float_tolerance, repeats, single_thread),
+        ("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b), reference, float_tolerance, repeats,
+         None),
+        ("matmul_parallel", lambda: kernels.matmul_parallel(a, b), reference, float_tolerance, repeats, None),
         ("quantized_matmul", lambda: kernels.quantized_matmul(a, b), quantized,
-         1e-5 * max(1.0, float(np.max(np.abs(quantized)))), repeats),
+         1e-5 * max(1.0, float(np.max(np.abs(quantized)))), repeats, None),
     ]
     flops = 2 * n**3
     rows = []
-    for kernel, call, expected, tolerance, kernel_repeats in candidates:
+    for kernel, call, expected, tolerance, kernel_repeats, limit in candidates:
         progress(f"matmul n={n}: {kernel}")
         try:
-            seconds, result = median_time(call, kernel_repeats)
+            seconds, result = median_time(call, kernel_repeats, limit)
             row = _row(kernel, seconds, result, expected, tolerance)
         except Exception as exc:  # a broken kernel is reported in its row; the benchmark goes on
             rows.append({"n": n, "dtype": "float32", **_error_row(kernel, exc)})
@@ -304,22 +319,15 @@ def measure_import_time(module: str = KERNELS_MODULE, runs: int = IMPORT_RUNS) -
 
 def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, Any]]:
     """The target ratios of the course issue, each measured within this run."""
-    from threadpoolctl import ThreadpoolController
-
     sizes = QUICK_TARGET_SIZES if quick else TARGET_SIZES
     repeats = QUICK_REPEATS if quick else TARGET_REPEATS
-    blas = ThreadpoolController()
     targets = []
 
     n = sizes["matmul"]
     a, b = matmul_inputs(n)
-
-    def single_thread_at():
-        with blas.limit(limits=1, user_api="blas"):
-            return a @ b
-
     progress(f"target: matmul_parallel(num_processes=2) vs 1-thread BLAS, n={n}")
-    parallel_2, single = interleaved_medians(lambda: kernels.matmul_parallel(a, b, num_processes=2), single_thread_at, repeats)
+    parallel_2, single = interleaved_medians(lambda: kernels.matmul_parallel(a, b, num_processes=2), lambda: a @ b,
+                                             repeats, second_limit=one_blas_thread())
     targets.append(_target("parallel_vs_single_thread_blas",
                            f"matmul_parallel(num_processes=2) vs single-thread BLAS @, n={n} float32 (speedup)",
                            single / parallel_2, 1.8, True, "x", n, kernel_seconds=parallel_2, baseline_seconds=single))
