@@ -219,7 +219,9 @@ def blas_single_thread() -> Iterator[None]:
     """Limit BLAS to one thread for the duration of a parallel region.
 
     The limit is process-global, so it is taken once by the outermost region and
-    restored when the last nested or concurrent region ends.
+    restored when the last nested or concurrent region ends. Enter it from the main
+    thread: the OpenBLAS shipped with NumPy ignores thread-count changes made from
+    other threads once the main thread has made one.
     """
     global _blas_regions, _blas_limiter
     with _blas_lock:
