@@ -116,8 +116,11 @@ def grade_executed_notebook(nb, module_key: str) -> ModuleTestReport:
 
 
 def execute_notebook(nb, cell_timeout: int = DEFAULT_CELL_TIMEOUT, cwd: Path | None = None,
-                     kernel_name: str = "python3", env: dict[str, str] | None = None):
-    """Run every cell in a fresh kernel, keeping going after errors (as the grader does)."""
+                     kernel_name: str = "python3", env: dict[str, str] | None = None, **client_options):
+    """Run every cell in a fresh kernel, keeping going after errors (as the grader does).
+
+    `client_options` go to nbclient's NotebookClient (e.g. the grader's cell hooks).
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -128,6 +131,7 @@ def execute_notebook(nb, cell_timeout: int = DEFAULT_CELL_TIMEOUT, cwd: Path | N
         allow_errors=True,
         interrupt_on_timeout=True,
         resources={"metadata": {"path": str(cwd or os.getcwd())}},
+        **client_options,
     )
     launch = {"stderr": subprocess.DEVNULL}  # the kernel's own log lines are not test output
     if env is not None:
