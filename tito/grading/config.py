@@ -1,0 +1,70 @@
+"""nbgrader configuration of a course, built in one place.
+
+`nbgrader_config.py` (at the project root and in every course folder) calls
+`configure(get_config(), ...)`, and tito's own calls into nbgrader's Python API
+use `course_config(...)`: both get the same settings from this module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from tito.grading.paths import COURSE_ID, SANDBOX_KERNEL_NAME, CoursePaths, course_paths
+
+DEFAULT_CELL_TIMEOUT = 120  # seconds per cell while grading
+
+CONFIG_TEMPLATE = '''"""nbgrader configuration of this TinyTorch course (written by `tito nbgrader init`).
+
+Run `nbgrader ...` from this folder and it uses the same course tree, gradebook
+and sandboxed kernel as `tito nbgrader ...`; the settings live in tito.grading.config.
+"""
+
+from pathlib import Path
+
+from tito.grading.config import configure
+
+configure(get_config(), course_dir=Path(__file__).resolve().parent)
+'''
+
+
+def ensure_tools_on_path() -> None:
+    """nbgrader runs the `alembic` command when it creates a gradebook: find it next to this Python."""
+    if shutil.which("alembic") is None:
+        os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def configure(c, course_dir: Path | None = None, project_root: Path | None = None,
+              cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> None:
+    """Apply the course settings to the traitlets config `c` (in place)."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    from tito.grading.feedback import HideHiddenTests
+
+    ensure_tools_on_path()
+    course = course_paths(project_root, course_dir)
+    c.CourseDirectory.root = str(course.root)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.db_url = course.db_url
+    c.Exchange.root = str(course.exchange)
+    c.Exchange.cache = str(course.exchange_cache)
+    c.ExchangeReleaseAssignment.force = True  # re-releasing replaces the old version
+    c.ExchangeCollect.check_owner = False  # submissions are copied in by the instructor's account
+    c.OverwriteCells.add_missing_cells = True  # a deleted locked test cell comes back
+    # Plain `nbgrader autograde` runs student code in the same sandboxed kernel as tito.
+    c.Execute.kernel_name = SANDBOX_KERNEL_NAME
+    c.Execute.timeout = cell_timeout
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.NbGraderAPI.log_level = "WARN"
+
+
+def course_config(course: CoursePaths, cell_timeout: int = DEFAULT_CELL_TIMEOUT):
+    """A fresh traitlets Config for `course`."""
+    from traitlets.config import Config
+
+    c = Config()
+    configure(c, course_dir=course.root, cell_timeout=cell_timeout)
+    return c
