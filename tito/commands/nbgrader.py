@@ -1,0 +1,236 @@
+"""tito nbgrader init | generate | release | submit | collect | autograde | feedback | report | status"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+STATUS_COLOURS = {"graded": "green", "tampered": "magenta", "timeout": "yellow", "error": "red",
+                  "missing": "dim", "ungraded": "cyan"}
+
+
+def register(subparsers) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course", metavar="DIR", default=argparse.SUPPRESS,
+                        help="course folder (default: $TITO_COURSE_DIR, else course/ in the project)")
+    parser = subparsers.add_parser("nbgrader", parents=[common], help="grade submissions with nbgrader (instructors)",
+                                   description="The nbgrader course: generate release notebooks, collect and "
+                                   "autograde submissions in a sandbox, feedback, report.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+
+    def action(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(func=handler)
+        return sub
+
+    action("init", run_init, "create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel")
+    generate = action("generate", run_generate, "module source -> release notebook (solutions stubbed, hidden tests removed)")
+    generate.add_argument("modules", nargs="*", metavar="MODULE")
+    generate.add_argument("--all", action="store_true", help="every module of the project")
+    release = action("release", run_release, "hand out release notebooks through the nbgrader exchange")
+    release.add_argument("modules", nargs="*", metavar="MODULE", help="default: every generated module")
+    submit = action("submit", run_submit, "submit a notebook for a student, as `nbgrader submit` would")
+    submit.add_argument("module", metavar="MODULE")
+    submit.add_argument("student", metavar="STUDENT")
+    submit.add_argument("notebook", metavar="NOTEBOOK")
+    collect = action("collect", run_collect, "gather the latest submission of every student")
+    collect.add_argument("modules", nargs="*", metavar="MODULE", help="default: every released module")
+    autograde = action("autograde", run_autograde, "grade submissions in sandboxed kernels, several at once")
+    autograde.add_argument("module", metavar="MODULE")
+    autograde.add_argument("--student", action="append", metavar="S", help="only this student (repeatable)")
+    autograde.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1), metavar="N",
+                           help="submissions graded at once (default: CPU count)")
+    autograde.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
+                           help="seconds allowed per cell (default: 120)")
+    feedback = action("feedback", run_feedback, "feedback HTML for every graded submission (no hidden tests)")
+    feedback.add_argument("module", metavar="MODULE")
+    report = action("report", run_report, "scores, statuses and failing tests of every student as CSV or JSON")
+    report.add_argument("--format", choices=("csv", "json"), default="csv")
+    report.add_argument("--module", action="append", metavar="MODULE", help="only this module (repeatable)")
+    report.add_argument("--output", metavar="FILE", help="write to FILE instead of the terminal")
+    action("status", run_status, "per module: generated? released? submissions, graded, failed")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
+
+
+def _course(args):
+    from tito.grading.paths import course_paths
+    from tito.project import find_root
+
+    override = getattr(args, "course", None)
+    try:
+        root = find_root()
+    except Exception:
+        if override is None and not os.environ.get("TITO_COURSE_DIR"):
+            raise
+        root = None
+    return root, course_paths(root, override)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from tito.console import console
+    from tito.grading.course import init_course
+
+    _, course = _course(args)
+    with console.status("creating the course"):
+        init_course(course)
+    console.print(f"[green]course ready[/] at {course.root} (gradebook, nbgrader_config.py, sandbox kernel)")
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from tito.console import console
+    from tito.grading.course import generate
+    from tito.project import resolve_modules
+
+    root, course = _course(args)
+    modules = resolve_modules(args.modules, root, args.all)
+    table = Table(title="tito nbgrader generate")
+    for column in ("module", "graded cells", "points", "release notebook", "leak check"):
+        table.add_column(column)
+    for module in modules:
+        with console.status(f"generating {module.key}"):
+            result = generate(module, course)
+        table.add_row(result.module, str(result.graded_cells), f"{result.points:g}", str(result.release),
+                      f"[green]clean[/] ({result.secrets_checked} secret lines)")
+    console.print(table)
+    return 0
+
+
+def run_release(args: argparse.Namespace) -> int:
+    from tito.console import console
+    from tito.grading.course import generated_modules, release, resolve_course_module
+
+    _, course = _course(args)
+    keys = [resolve_course_module(m, course) for m in args.modules] or generated_modules(course)
+    if not keys:
+        console.print("[yellow]nothing to release:[/] run `tito nbgrader generate` first")
+        return 1
+    for key in keys:
+        with console.status(f"releasing {key}"):
+            target = release(key, course)
+        console.print(f"[green]released[/] {key} -> {target}")
+    return 0
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tito.console import console
+    from tito.grading.course import resolve_course_module, submit
+
+    _, course = _course(args)
+    key = resolve_course_module(args.module, course)
+    submit(course, key, args.student, Path(args.notebook))
+    console.print(f"[green]submitted[/] {key} for {args.student}")
+    return 0
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    from tito.console import console
+    from tito.grading.course import collect, generated_modules, resolve_course_module
+
+    _, course = _course(args)
+    keys = [resolve_course_module(m, course) for m in args.modules]
+    keys = keys or [k for k in generated_modules(course) if course.released_in_exchange(k).is_dir()]
+    if not keys:
+        console.print("[yellow]nothing to collect:[/] no module has been released")
+        return 1
+    for key in keys:
+        with console.status(f"collecting {key}"):
+            students = collect(key, course)
+        console.print(f"[green]collected[/] {key}: {len(students)} submission(s)")
+    return 0
+
+
+def run_autograde(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from tito.console import console
+    from tito.grading.autograde import autograde
+    from tito.grading.config import DEFAULT_CELL_TIMEOUT
+    from tito.grading.course import resolve_course_module
+
+    root, course = _course(args)
+    key = resolve_course_module(args.module, course)
+    progress = Progress(TextColumn("[bold]autograde {task.fields[module]}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console)
+    task = progress.add_task("grading", total=None, module=key)
+
+    def started(total: int) -> None:
+        progress.update(task, total=total)
+
+    def finished(outcome) -> None:
+        colour = STATUS_COLOURS.get(outcome.status, "white")
+        progress.console.print(
+            f"  [{colour}]{outcome.status:>8}[/] {outcome.student}: {outcome.score:g}/{outcome.max_score:g}"
+            f" ({outcome.seconds:.1f}s){'  ' + outcome.detail if outcome.detail else ''}", highlight=False)
+        progress.advance(task)
+
+    with progress:
+        outcomes = autograde(course, key, students=args.student, workers=args.workers,
+                             cell_timeout=args.timeout or DEFAULT_CELL_TIMEOUT, project_root=root,
+                             on_outcome=finished, on_start=started)
+    table = Table(title=f"{key}: {len(outcomes)} submission(s) graded with {args.workers} worker(s)")
+    for column in ("student", "score", "status", "failing tests"):
+        table.add_column(column, overflow="fold")
+    for outcome in sorted(outcomes, key=lambda o: o.student):
+        colour = STATUS_COLOURS.get(outcome.status, "white")
+        table.add_row(outcome.student, f"{outcome.score:g}/{outcome.max_score:g}", f"[{colour}]{outcome.status}[/]",
+                      ", ".join(outcome.failing_tests))
+    console.print(table)
+    return 0
+
+
+def run_feedback(args: argparse.Namespace) -> int:
+    from tito.console import console
+    from tito.grading.course import resolve_course_module
+    from tito.grading.feedback import generate_feedback
+
+    _, course = _course(args)
+    key = resolve_course_module(args.module, course)
+    with console.status(f"generating feedback for {key}"):
+        result = generate_feedback(course, key)
+    console.print(f"[green]feedback[/] for {len(result.written)} submission(s) of {key} under {course.feedback}")
+    for student, leaks in result.removed_for_leaks.items():
+        console.print(f"[red]removed {student}'s feedback:[/] it quoted {len(leaks)} hidden test line(s)")
+    return 1 if result.removed_for_leaks else 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tito.console import console
+    from tito.grading.course import resolve_course_module
+    from tito.grading.report import build_report, render_report
+    from tito.notebooks import write_atomic
+
+    _, course = _course(args)
+    modules = [resolve_course_module(m, course) for m in args.module] if args.module else None
+    text = render_report(build_report(course, modules), args.format)
+    if args.output:
+        write_atomic(Path(args.output), text)
+        console.print(f"[green]report written[/] to {args.output}")
+    else:
+        console.file.write(text)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from tito.console import console
+    from tito.grading.status import course_status
+
+    root, course = _course(args)
+    table = Table(title=f"tito nbgrader status ({course.root})")
+    for column in ("module", "generated", "released", "submissions", "graded", "failed"):
+        table.add_column(column)
+    yes_no = {True: "[green]yes[/]", False: "[dim]no[/]"}
+    for row in course_status(course, root):
+        table.add_row(row.module, yes_no[row.generated], yes_no[row.released], str(row.submissions),
+                      str(row.graded), f"[red]{row.failed}[/]" if row.failed else "0")
+    console.print(table)
+    return 0

@@ -1,0 +1,349 @@
+"""Autograde a module's submissions: nbgrader around a sandboxed, parallel execution step.
+
+nbgrader's own autograde is one pipeline per submission: sanitize (restore
+locked cells, re-add deleted ones, reset the kernelspec), execute, save the
+grades. tito runs the same nbgrader pieces in three steps:
+
+1. here, one submission at a time: check the file (readable? empty?), record
+   tampering against the release notebook, then nbgrader's `Autograde`
+   converter with only its sanitizing preprocessors;
+2. in a pool of worker processes, several submissions at once: execute the
+   sanitized notebook in the sandboxed kernel (`tito.grading.execution`);
+3. here again: nbgrader's remaining autograde preprocessors (SaveAutoGrades,
+   late penalties, output limits, metadata checks) write the grades.
+
+Only this process opens the gradebook, and it does so for one submission at a
+time, so parallel grading cannot lose or corrupt a grade in SQLite. Each
+submission's outcome (status, failing tests, what happened) is saved next to
+the gradebook as JSON, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import warnings
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from tito.errors import TitoError
+from tito.grading.config import DEFAULT_CELL_TIMEOUT, course_config
+from tito.grading.course import nbgrader_error, require_course, submitted_students
+from tito.grading.execution import ExecutionJob, ExecutionResult, init_worker, run_job
+from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
+from tito.grading.sandbox import SandboxLimits, SandboxSettings
+from tito.notebooks import write_atomic
+
+STATUSES = ("graded", "tampered", "timeout", "error", "missing", "ungraded")
+MAX_ATTEMPTS = 2  # a submission whose worker process died is retried once in a fresh worker
+
+
+@dataclass
+class Outcome:
+    """How one submission of one module was graded."""
+
+    student: str
+    module: str
+    status: str
+    score: float = 0.0
+    max_score: float = 0.0
+    failing_tests: list[str] = field(default_factory=list)
+    tampered_cells: list[str] = field(default_factory=list)
+    timed_out_cells: list[str] = field(default_factory=list)
+    detail: str = ""
+    seconds: float = 0.0
+    in_gradebook: bool = False
+    graded_at: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Outcome":
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def save_outcome(course: CoursePaths, outcome: Outcome) -> None:
+    write_atomic(course.outcome_file(outcome.module, outcome.student), json.dumps(outcome.to_dict(), indent=2))
+
+
+def load_outcome(course: CoursePaths, module_key: str, student: str) -> Outcome | None:
+    path = course.outcome_file(module_key, student)
+    try:
+        return Outcome.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def hidden_package_files(project_root: Path | None, module_key: str) -> list[str]:
+    """The package files of the graded module and every later one (reference solutions), with their bytecode."""
+    if project_root is None:
+        return []
+    from tito.project import list_modules
+
+    number = int(module_key.split("_", 1)[0])
+    hidden: list[str] = []
+    for module in list_modules(project_root):
+        target = module.package_file() if int(module.number) >= number else None
+        if target is None:
+            continue
+        hidden.append(str(target))
+        hidden.extend(str(p) for p in (target.parent / "__pycache__").glob(f"{target.stem}.*.pyc"))
+    return hidden
+
+
+@dataclass
+class PreparedSubmission:
+    student: str
+    job: ExecutionJob
+    tampered: list[str]
+    started: float
+    prepare_seconds: float = 0.0
+    attempts: int = 0
+
+
+class Autograder:
+    """The three grading steps for one module; steps 1 and 3 run in this process."""
+
+    def __init__(self, course: CoursePaths, module_key: str, cell_timeout: int, settings: SandboxSettings):
+        import nbformat
+        from nbconvert.exporters import NotebookExporter
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.converters import Autograde
+        from nbgrader.preprocessors import Execute
+
+        self.course = course
+        self.module = module_key
+        self.cell_timeout = cell_timeout
+        self.settings = settings
+        release = course.release_notebook(module_key)
+        if not release.is_file():
+            raise TitoError(f"module {module_key} has not been generated: run `tito nbgrader generate {module_key}`")
+        self.release_nb = nbformat.read(release, as_version=4)
+        sanitize_only = course_config(course, cell_timeout=cell_timeout)
+        sanitize_only.Autograde.autograde_preprocessors = []
+        self.api = NbGraderAPI(config=sanitize_only)
+        self.config = course_config(course, cell_timeout=cell_timeout)
+        self.config.Exporter.default_preprocessors = []
+        self.exporter = NotebookExporter(config=self.config)
+        for preprocessor in Autograde.class_traits()["autograde_preprocessors"].default():
+            if preprocessor is not Execute:
+                self.exporter.register_preprocessor(preprocessor)
+        self.max_score = self._assignment_max_score()
+
+    def _gradebook(self):
+        from nbgrader.api import Gradebook
+
+        return Gradebook(self.course.db_url, COURSE_ID)
+
+    def _assignment_max_score(self) -> float:
+        with self._gradebook() as gb:
+            return float(gb.find_assignment(self.module).max_score)
+
+    def _forget(self, student: str) -> None:
+        """No grade stays in the gradebook for a submission that could not be graded."""
+        from nbgrader.api import MissingEntry
+
+        with self._gradebook() as gb:
+            try:
+                gb.remove_submission(self.module, student)
+            except MissingEntry:
+                pass
+        shutil.rmtree(self.course.autograded / student / self.module, ignore_errors=True)
+
+    def failed(self, student: str, detail: str, started: float, tampered: list[str] | None = None) -> Outcome:
+        self._forget(student)
+        return Outcome(student, self.module, "error", 0.0, self.max_score, tampered_cells=tampered or [],
+                       detail=detail, seconds=time.perf_counter() - started, graded_at=_now())
+
+    def prepare(self, student: str) -> PreparedSubmission | Outcome:
+        """Step 1: check, record tampering, sanitize with nbgrader. An Outcome when it cannot be run."""
+        import nbformat
+
+        from tito.grading.tampering import find_tampering
+
+        started = time.perf_counter()
+        path = self.course.submitted_notebook(self.module, student)
+        if not path.is_file():
+            return self.failed(student, f"no {notebook_id(self.module)}.ipynb in the submission", started)
+        try:
+            submitted = nbformat.read(path, as_version=4)
+        except Exception as exc:  # nbformat raises many types for a corrupt or truncated file
+            return self.failed(student, f"unreadable notebook: {type(exc).__name__}: {str(exc)[:200]}", started)
+        if not submitted.cells:
+            return self.failed(student, "empty notebook: it has no cells", started)
+        try:
+            tampered = find_tampering(submitted, self.release_nb)
+        except Exception as exc:
+            return self.failed(student, f"malformed notebook: {type(exc).__name__}: {exc}", started)
+        result = self.api.autograde(self.module, student, force=True, create=True)
+        sanitized = self.course.autograded_notebook(self.module, student)
+        if not result["success"] or not sanitized.is_file():
+            return self.failed(student, f"nbgrader could not read the submission: {nbgrader_error(result)}",
+                                started, tampered)
+        job = ExecutionJob(student, self.module, sanitized.read_text(encoding="utf-8"), self.cell_timeout, self.settings)
+        return PreparedSubmission(student, job, tampered, started, time.perf_counter() - started)
+
+    def finish(self, prepared: PreparedSubmission, result: ExecutionResult) -> Outcome:
+        """Step 3: nbgrader saves the grades of the executed notebook; the outcome says what happened."""
+        import nbformat
+
+        from tito.moduletest import grade_executed_notebook
+
+        student = prepared.student
+        finish_started = time.perf_counter()
+        nb_id = notebook_id(self.module)
+        resources = {
+            "unique_key": nb_id,
+            "output_files_dir": f"{nb_id}_files",
+            "nbgrader": {"student": student, "assignment": self.module, "notebook": nb_id,
+                         "db_url": self.course.db_url},
+        }
+        try:
+            executed = nbformat.reads(result.notebook_json, as_version=4)
+            output, _ = self.exporter.from_notebook_node(executed, resources=resources)
+        except Exception as exc:
+            return self.failed(student, f"nbgrader could not save the grades: {type(exc).__name__}: {exc}",
+                                prepared.started, prepared.tampered)
+        target = self.course.autograded_notebook(self.module, student)
+        write_atomic(target, output)
+        target.chmod(0o444)
+        with self._gradebook() as gb:
+            submission = gb.find_submission(self.module, student)
+            score, max_score = float(submission.score), float(submission.max_score)
+        report = grade_executed_notebook(nbformat.reads(output, as_version=4), self.module)
+        failing = [", ".join(t.tests) or t.grade_id for t in report.graded if not t.passed]
+        status, detail = _status(result, prepared.tampered, executed)
+        timed_out = [_cell_name(executed, i) for i in result.timed_out_cells]
+        seconds = prepared.prepare_seconds + result.seconds + time.perf_counter() - finish_started
+        return Outcome(student, self.module, status, score, max_score, failing, prepared.tampered, timed_out,
+                       detail, seconds, in_gradebook=True, graded_at=_now())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _cell_name(nb, index: int | None) -> str:
+    if index is None or index >= len(nb.cells):
+        return "?"
+    return nb.cells[index].get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+
+
+def _status(result: ExecutionResult, tampered: list[str], nb) -> tuple[str, str]:
+    notes = []
+    if result.strays_killed:
+        notes.append(f"{result.strays_killed} runaway process(es) of the submission killed")
+    if tampered:
+        notes.append("locked cells restored: " + "; ".join(tampered))
+    if result.error:
+        return "error", "; ".join([f"the kernel could not run the notebook: {result.error}", *notes])
+    if result.killed_for == "output":
+        return "error", "; ".join([f"kernel stopped in {_cell_name(nb, result.died_in_cell)}: too much output", *notes])
+    if result.timed_out_cells:
+        cells = ", ".join(_cell_name(nb, i) for i in result.timed_out_cells)
+        stopped = " (the kernel ignored the interrupt and was stopped)" if result.killed_for == "timeout" else ""
+        return "timeout", "; ".join([f"ran past the time limit in {cells}{stopped}", *notes])
+    if result.kernel_died:
+        return "error", "; ".join([f"the kernel died in {_cell_name(nb, result.died_in_cell)}", *notes])
+    if tampered:
+        return "tampered", "; ".join(notes)
+    return "graded", "; ".join(notes)
+
+
+def autograde(course: CoursePaths, module_key: str, students: list[str] | None = None, workers: int = 1,
+              cell_timeout: int = DEFAULT_CELL_TIMEOUT, limits: SandboxLimits | None = None,
+              project_root: Path | None = None,
+              on_outcome: Callable[[Outcome], None] | None = None,
+              on_start: Callable[[int], None] | None = None) -> list[Outcome]:
+    """Grade the collected submissions of `module_key` (all, or `students`) with `workers` kernels at once.
+
+    Every submission ends with an Outcome (saved under course/outcomes), whatever
+    its notebook does; `on_outcome` is called as each one finishes.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    require_course(course)
+    if workers < 1:
+        raise TitoError(f"--workers must be at least 1, got {workers}")
+    if cell_timeout < 1:
+        raise TitoError(f"--timeout must be at least 1 second, got {cell_timeout}")
+    available = submitted_students(course, module_key)
+    if students:
+        unknown = [s for s in students if s not in available]
+        if unknown:
+            raise TitoError(f"no collected submission of {module_key} from {', '.join(unknown)}: run `tito nbgrader collect`")
+    todo = deque(students or available)
+    if on_start is not None:
+        on_start(len(todo))
+    settings = SandboxSettings(limits=limits or SandboxLimits(),
+                               threads=max(1, (os.cpu_count() or 1) // workers),
+                               hide=tuple(hidden_package_files(project_root, module_key)))
+    from tito.grading.sandbox import install_kernel_spec
+
+    install_kernel_spec()
+    grader = Autograder(course, module_key, cell_timeout, settings)
+    outcomes: list[Outcome] = []
+
+    def record(outcome: Outcome) -> None:
+        save_outcome(course, outcome)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session warnings, not ours to act on
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker)
+    running: dict = {}
+    try:
+        while todo or running:
+            # one job more than there are workers, so that a worker never waits for step 1
+            while todo and len(running) < workers + 1:
+                prepared = grader.prepare(todo.popleft())
+                if isinstance(prepared, Outcome):
+                    record(prepared)
+                    continue
+                prepared.attempts += 1
+                running[pool.submit(run_job, prepared.job)] = prepared
+            if not running:
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            retry: list[PreparedSubmission] = []
+            for future in done:
+                prepared = running.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    retry.append(prepared)
+                    continue
+                except Exception as exc:  # a bug in the worker, not the student's doing
+                    result = ExecutionResult(prepared.student, module_key, error=f"grading worker failed: {exc}")
+                if result.notebook_json is None:
+                    record(grader.failed(prepared.student, result.error or "no notebook came back", prepared.started))
+                else:
+                    record(grader.finish(prepared, result))
+            if retry:
+                # a worker process died: the pool and every job still in it are lost; start again
+                retry.extend(running.values())
+                running.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker)
+                for prepared in retry:
+                    if prepared.attempts >= MAX_ATTEMPTS:
+                        record(grader.failed(prepared.student, "the grading worker process died twice", prepared.started))
+                        continue
+                    prepared.attempts += 1
+                    running[pool.submit(run_job, prepared.job)] = prepared
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return outcomes

@@ -1,0 +1,189 @@
+"""The course tree and the steps before grading: init, generate, release, submit, collect.
+
+Each step calls nbgrader's Python API (NbGraderAPI and the exchange classes)
+with the configuration from `tito.grading.config`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tito.errors import TitoError, UsageError
+from tito.grading.config import CONFIG_TEMPLATE, course_config
+from tito.grading.leaks import find_leaks, instructor_secrets, notebook_text
+from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
+from tito.notebooks import load_module_notebook, notebook_text as notebook_json, write_atomic
+from tito.project import Module
+
+COURSE_FOLDERS = ("source", "release", "submitted", "autograded", "feedback", "outcomes")
+_STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class LeakError(TitoError):
+    """A generated release notebook still contains solution or hidden-test lines."""
+
+
+def nbgrader_error(outcome: dict) -> str:
+    """The most telling line of a failed NbGraderAPI call's log and traceback."""
+    text = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("[ERROR]") and "see the" not in line.lower()]
+    return (errors or lines or ["unknown error"])[-1]
+
+
+def nbgrader_api(course: CoursePaths, **config_options):
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=course_config(course, **config_options))
+
+
+def init_course(course: CoursePaths) -> CoursePaths:
+    """Create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel spec (idempotent).
+
+    The course folder is private to its owner: student code, which runs as
+    another user, cannot read the source notebooks or the gradebook.
+    """
+    from nbgrader.api import Gradebook
+
+    from tito.grading.config import ensure_tools_on_path
+    from tito.grading.sandbox import install_kernel_spec
+
+    ensure_tools_on_path()
+    course.root.mkdir(parents=True, exist_ok=True)
+    course.root.chmod(0o700)
+    for name in COURSE_FOLDERS:
+        (course.root / name).mkdir(exist_ok=True)
+    course.exchange.mkdir(exist_ok=True)
+    course.exchange.chmod(0o777)  # nbgrader's exchange must be writable by everyone who submits
+    current = course.config_file.read_text(encoding="utf-8") if course.config_file.is_file() else None
+    if current != CONFIG_TEMPLATE:
+        write_atomic(course.config_file, CONFIG_TEMPLATE)
+    with Gradebook(course.db_url, COURSE_ID):
+        pass
+    install_kernel_spec()
+    return course
+
+
+def require_course(course: CoursePaths) -> None:
+    if not course.gradebook.is_file():
+        raise TitoError(f"no course at {course.root}: run `tito nbgrader init` first")
+
+
+@dataclass
+class GenerateResult:
+    module: str
+    source: Path
+    release: Path
+    graded_cells: int
+    points: float
+    secrets_checked: int
+
+
+def generate(module: Module, course: CoursePaths) -> GenerateResult:
+    """Module source -> course/source notebook -> nbgrader generate_assignment -> leak-checked release.
+
+    A re-run replaces the previous version. If the release notebook still
+    contains a solution or hidden-test line, it is deleted and LeakError raised.
+    """
+    import nbformat
+
+    init_course(course)
+    nb = load_module_notebook(module)
+    source = course.source_notebook(module.key)
+    write_atomic(source, notebook_json(nb))
+    outcome = nbgrader_api(course).generate_assignment(module.key, force=True, create=True)
+    release = course.release_notebook(module.key)
+    if not outcome["success"] or not release.is_file():
+        raise TitoError(f"nbgrader generate_assignment failed for {module.key}: {nbgrader_error(outcome)}")
+    secrets = instructor_secrets(nb)
+    leaks = find_leaks(secrets, notebook_text(nbformat.read(release, as_version=4)))
+    if leaks:
+        shutil.rmtree(release.parent)
+        raise LeakError(f"release of {module.key} would leak {len(leaks)} line(s), e.g. {leaks[0]!r}: not released")
+    graded = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    points = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in graded)
+    return GenerateResult(module.key, source, release, len(graded), points, len(secrets))
+
+
+def generated_modules(course: CoursePaths) -> list[str]:
+    """Module keys with a release notebook in the course, in order."""
+    if not course.release.is_dir():
+        return []
+    return sorted(p.name for p in course.release.iterdir() if (p / f"{notebook_id(p.name)}.ipynb").is_file())
+
+
+def resolve_course_module(name: str, course: CoursePaths) -> str:
+    """A generated module by '11_kernels', '11' or 'kernels' (UsageError lists the generated ones)."""
+    known = generated_modules(course) or sorted(p.name for p in course.source.glob("*") if p.is_dir())
+    wanted = name.strip().lower().rstrip("/")
+    for key in known:
+        number, short = key.split("_", 1)
+        if wanted in (key, short) or (wanted.isdigit() and int(wanted) == int(number)):
+            return key
+    raise UsageError(f"module '{name}' is not generated in {course.root}. Generated: {', '.join(known) or 'none'}")
+
+
+def release(module_key: str, course: CoursePaths) -> Path:
+    """nbgrader release_assignment: the release notebook goes to the exchange (replacing an earlier one)."""
+    require_course(course)
+    if not course.release_notebook(module_key).is_file():
+        raise TitoError(f"module {module_key} has no release notebook: run `tito nbgrader generate {module_key}`")
+    outcome = nbgrader_api(course).release_assignment(module_key)
+    if not outcome["success"]:
+        raise TitoError(f"nbgrader release_assignment failed for {module_key}: {nbgrader_error(outcome)}")
+    return course.released_in_exchange(module_key)
+
+
+def check_student_id(student: str) -> str:
+    if not _STUDENT_RE.match(student):
+        raise UsageError(f"student id {student!r} must be letters, digits, '.', '_' or '-' (at most 64)")
+    return student
+
+
+def submit(course: CoursePaths, module_key: str, student: str, notebook: Path) -> None:
+    """What `nbgrader submit` does for a student: put `notebook` into the exchange's inbound folder.
+
+    The file is submitted under the release notebook's name, whatever it is
+    called locally, and need not be a valid notebook (the grader copes).
+    """
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default import ExchangeSubmit
+
+    require_course(course)
+    check_student_id(student)
+    if not Path(notebook).is_file():
+        raise UsageError(f"no notebook at {notebook}")
+    config = course_config(course)
+    with tempfile.TemporaryDirectory(prefix="tito-submit-") as tmp:
+        folder = Path(tmp, module_key)
+        folder.mkdir()
+        shutil.copyfile(notebook, folder / f"{notebook_id(module_key)}.ipynb")
+        coursedir = CourseDirectory(config=config)
+        coursedir.assignment_id = module_key
+        coursedir.student_id = student
+        app = ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
+        app.assignment_dir = tmp
+        try:
+            app.start()
+        except Exception as exc:  # nbgrader's ExchangeError and friends
+            raise TitoError(f"could not submit {module_key} for {student}: {exc}") from None
+
+
+def collect(module_key: str, course: CoursePaths) -> list[str]:
+    """nbgrader collect: each student's latest submission moves to submitted/; returns the students."""
+    require_course(course)
+    outcome = nbgrader_api(course).collect(module_key, update=True)
+    if not outcome["success"]:
+        raise TitoError(f"nbgrader collect failed for {module_key}: {nbgrader_error(outcome)}")
+    return submitted_students(course, module_key)
+
+
+def submitted_students(course: CoursePaths, module_key: str) -> list[str]:
+    if not course.submitted.is_dir():
+        return []
+    return sorted(p.name for p in course.submitted.iterdir() if (p / module_key).is_dir())

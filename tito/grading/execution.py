@@ -1,0 +1,214 @@
+"""Run one submission's notebook in the sandboxed kernel (inside a grading worker process).
+
+The notebook is executed by `tito.moduletest.execute_notebook` (nbclient, errors
+allowed, interrupt on timeout) in the `tinytorch-sandbox` kernel. A watchdog
+thread enforces what nbclient alone does not: a kernel that ignores the
+timeout's interrupt is killed `INTERRUPT_GRACE` seconds later, a kernel that
+floods output past `MAX_OUTPUT_BYTES` is killed, and after a timed-out cell or
+when the sandbox user nears its process limit (a fork bomb) every process of
+that user except the kernel is killed. Graded cells that never ran because the
+kernel stopped get an error output, so nbgrader gives them no points.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+from tito.grading.paths import SANDBOX_KERNEL_NAME
+from tito.grading.sandbox import (
+    SETTINGS_ENV,
+    SandboxSettings,
+    claim_sandbox_uid,
+    is_root,
+    kill_strays,
+    kill_uid_processes,
+    processes_of_uid,
+    task_count,
+)
+
+INTERRUPT_GRACE = 10.0  # seconds a timed-out cell has to answer the interrupt before its kernel is killed
+MAX_OUTPUT_BYTES = 32 * 1024 * 1024  # all outputs of one notebook
+WATCH_INTERVAL = 0.25
+NPROC_MARGIN = 8  # this close to the process limit counts as a fork bomb
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+NOT_RUN_ENAME = "NotRun"
+
+_worker_uid: int | None = None
+
+
+@dataclass
+class ExecutionJob:
+    student: str
+    module: str
+    notebook_json: str
+    cell_timeout: int
+    settings: SandboxSettings
+
+
+@dataclass
+class ExecutionResult:
+    student: str
+    module: str
+    notebook_json: str | None = None
+    timed_out_cells: list[int] = field(default_factory=list)
+    kernel_died: bool = False
+    killed_for: str = ""  # "timeout" or "output": the watchdog killed the kernel
+    died_in_cell: int | None = None
+    strays_killed: int = 0
+    error: str = ""  # the kernel could not be started or run at all
+    seconds: float = 0.0
+
+
+def init_worker() -> None:
+    """Process-pool initializer: this worker owns one sandbox uid for its whole life."""
+    global _worker_uid
+    if is_root():
+        _worker_uid, _ = claim_sandbox_uid()
+
+
+def _output_size(cell) -> int:
+    size = 0
+    for output in list(cell.get("outputs", [])):
+        text = output.get("text")
+        if isinstance(text, str):
+            size += len(text)
+        for value in (output.get("data") or {}).values():
+            size += len(value) if isinstance(value, str) else 0
+        size += sum(len(line) for line in output.get("traceback", []) or [])
+    return size
+
+
+class Watchdog:
+    """Watches the running cell through nbclient's cell hooks and a polling thread."""
+
+    def __init__(self, timeout: int, uid: int | None, process_limit: int):
+        self.timeout = timeout
+        self.uid = uid
+        self.process_limit = process_limit
+        self.timed_out: list[int] = []
+        self.killed_for = ""
+        self.strays_killed = 0
+        self.current: int | None = None
+        self._cell = None
+        self._started = 0.0
+        self._finished_output = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="tito-watchdog", daemon=True)
+
+    def __enter__(self) -> "Watchdog":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def on_cell_execute(self, cell, cell_index, **_) -> None:
+        with self._lock:
+            self.current, self._cell, self._started = cell_index, cell, time.monotonic()
+
+    def on_cell_executed(self, cell, cell_index, **_) -> None:
+        with self._lock:
+            elapsed = time.monotonic() - self._started
+            self.current, self._cell = None, None
+            self._finished_output += _output_size(cell)
+        if elapsed >= self.timeout:
+            self.timed_out.append(cell_index)
+        if self.uid is not None and (elapsed >= self.timeout or task_count(self.uid) >= self.process_limit - NPROC_MARGIN):
+            self.strays_killed += kill_strays(self.uid, self._kernel_pid())
+
+    def _kernel_pid(self) -> int | None:
+        mine = os.getpid()
+        return next((p.pid for p in processes_of_uid(self.uid) if p.ppid == mine), None)
+
+    def _kill_kernel(self, reason: str) -> None:
+        self.killed_for = reason
+        if reason == "timeout" and self.current is not None:
+            self.timed_out.append(self.current)
+        if self.uid is not None:
+            kill_uid_processes(self.uid)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_INTERVAL):
+            with self._lock:
+                cell, started = self._cell, self._started
+                output = self._finished_output + (_output_size(cell) if cell is not None else 0)
+            if self.killed_for:
+                continue
+            if cell is not None and time.monotonic() - started > self.timeout + INTERRUPT_GRACE:
+                self._kill_kernel("timeout")
+            elif output > MAX_OUTPUT_BYTES:
+                self._kill_kernel("output")
+
+
+def mark_unexecuted_graded_cells(nb, reason: str) -> list[int]:
+    """Give every graded code cell that never ran an error output (nbgrader then scores it 0)."""
+    from nbformat import NotebookNode
+
+    marked = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or cell.get("execution_count") is not None:
+            continue
+        if not cell.source.strip():
+            continue
+        cell.outputs = [NotebookNode(output_type="error", ename=NOT_RUN_ENAME, evalue=reason,
+                                     traceback=[f"{NOT_RUN_ENAME}: {reason}"])]
+        marked.append(index)
+    return marked
+
+
+def execute_in_sandbox(job: ExecutionJob, uid: int | None) -> ExecutionResult:
+    """Execute `job`'s notebook in the sandboxed kernel as sandbox user `uid` (None: not root)."""
+    import nbformat
+
+    from tito.moduletest import execute_notebook
+
+    result = ExecutionResult(job.student, job.module)
+    nb = nbformat.reads(job.notebook_json, as_version=4)
+    settings = replace(job.settings, uid=uid)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+           SETTINGS_ENV: settings.to_env(), "NBGRADER_EXECUTION": "autograde"}
+    start = time.perf_counter()
+    if uid is not None:
+        kill_uid_processes(uid)
+    watchdog = Watchdog(job.cell_timeout, uid, settings.limits.processes)
+    try:
+        with watchdog:
+            execute_notebook(nb, job.cell_timeout, kernel_name=SANDBOX_KERNEL_NAME, env=env,
+                             on_cell_execute=watchdog.on_cell_execute,
+                             on_cell_executed=watchdog.on_cell_executed,
+                             extra_arguments=KERNEL_ARGUMENTS, shutdown_kernel="immediate")
+    except Exception as exc:  # the kernel did not start, or nbclient failed: not the student's doing
+        result.error = f"{type(exc).__name__}: {exc}".strip()
+    finally:
+        if uid is not None:
+            kill_uid_processes(uid)
+    execution_error = nb.metadata.pop("tito_execution_error", "")
+    result.timed_out_cells = sorted(set(watchdog.timed_out))
+    result.killed_for = watchdog.killed_for
+    result.strays_killed = watchdog.strays_killed
+    result.kernel_died = "DeadKernelError" in execution_error or bool(watchdog.killed_for)
+    if result.kernel_died or result.error:
+        result.died_in_cell = watchdog.current
+        if watchdog.killed_for == "timeout":
+            reason = "not run: the kernel was stopped after a cell ran past the time limit"
+        elif watchdog.killed_for == "output":
+            reason = f"not run: the kernel was stopped after writing more than {MAX_OUTPUT_BYTES // 2**20} MB of output"
+        elif result.error:
+            reason = f"not run: the kernel could not run the notebook ({result.error})"
+        else:
+            reason = "not run: the kernel died before this cell"
+        mark_unexecuted_graded_cells(nb, reason)
+    result.notebook_json = nbformat.writes(nb)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_job(job: ExecutionJob) -> ExecutionResult:
+    """Worker entry point."""
+    return execute_in_sandbox(job, _worker_uid)
