@@ -20,6 +20,7 @@ from tito.workspace import (
     CONTINUE_TAG,
     describe_stubs,
     fill_stubs,
+    restore_locked_cells,
     solution_blocks,
 )
 
@@ -133,6 +134,49 @@ def test_fill_stubs_restores_blocks_in_order_and_checks_counts():
         fill_stubs(release, [["    return 1"]], "cell")
 
 
+def _released(cells: list[tuple[str, dict, str]]):
+    """A small release notebook: (grade_id, nbgrader flags, source) per cell, with nbgrader's checksums."""
+    from nbgrader.utils import compute_checksum
+
+    nb = nbformat.v4.new_notebook()
+    for grade_id, flags, source in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "schema_version": 3, "task": False, **flags}
+        cell.metadata["nbgrader"]["checksum"] = compute_checksum(cell)
+        nb.cells.append(cell)
+    return nb
+
+
+def test_edited_and_deleted_locked_cells_are_put_back_as_the_grader_does():
+    import copy
+
+    solution = {"grade": False, "solution": True, "locked": False}
+    test = {"grade": True, "solution": False, "locked": True, "points": 5}
+    release = _released([
+        ("f-solution", solution, "def f():\n    raise NotImplementedError()"),
+        ("test-f", test, "assert f() == 1"),
+        ("g-solution", solution, "def g():\n    raise NotImplementedError()"),
+        ("test-g", test, "assert g() == 2"),
+    ])
+    student = copy.deepcopy(release)
+    student.cells[0].source = "def f():\n    return 1"  # solutions are the student's to change
+    student.cells[1].metadata["tags"] = [CONTINUE_TAG]  # tags are not part of nbgrader's checksum
+    student.cells[2].source = "def g():\n    return 2"
+    del student.cells[3]  # the test of g deleted
+    student.cells.insert(2, nbformat.v4.new_markdown_cell("my notes"))
+    student.cells.append(nbformat.v4.new_code_cell("print('scratch')"))
+
+    assert restore_locked_cells(student, release) == ["test-g: deleted"]
+    assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in student.cells] == [
+        "f-solution", "test-f", None, "g-solution", "test-g", None]
+    assert student.cells[0].source == "def f():\n    return 1" and student.cells[4].source == "assert g() == 2"
+
+    student.cells[1].source = "assert True"
+    assert restore_locked_cells(student, release) == ["test-f: edited"]
+    assert student.cells[1].source == "assert f() == 1"
+    assert restore_locked_cells(student, release) == []
+
+
 # --------------------------------------------------------- a workspace (slow)
 
 
@@ -157,7 +201,8 @@ def test_workspace_layout_and_manifest(workspace):
                  "tinytorch/__init__.py", "tinytorch/core/tensor.py", "tinytorch/core/layers.py",
                  "tinytorch/utils/profiler.py", "tinytorch/_modidx.py"):
         assert (workspace / path).is_file(), f"workspace lacks {path}"
-    for instructor_only in ("tito/grading", "tito/commands/nbgrader.py", "tito/commands/student.py", "course", "tests"):
+    assert (workspace / ".tito" / "release" / "03_layers" / "layers_dev.ipynb").is_file(), "no copy of the release to restore from"
+    for instructor_only in ("tito/commands/nbgrader.py", "tito/commands/student.py", "course", "tests"):
         assert not (workspace / instructor_only).exists(), f"{instructor_only} does not belong in a student workspace"
 
 
@@ -228,6 +273,22 @@ def test_workspace_tito_is_the_students_own_copy(workspace):
     assert set(rows) == {"01_tensor", "03_layers", "10_profiler"}
     assert "(provided)" in rows["01_tensor"] and "(provided)" not in rows["03_layers"]
     assert all("yes" in row for row in rows.values()), "a fresh workspace's package is its notebooks' export"
+
+
+@pytest.mark.slow
+def test_workspace_is_pip_installable_on_its_own(workspace, tmp_path):
+    """A student's own environment gets tito and the workspace's tinytorch from `pip install`."""
+    target = tmp_path / "site"
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target),
+         str(workspace)], capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    assert (target / "bin" / "tito").is_file()
+    code = ("import numpy as np\nfrom tinytorch.core.layers import matmul_naive\n"
+            "try:\n    matmul_naive(np.ones((1, 1)), np.ones((1, 1)))\nexcept NotImplementedError as err:\n    print(err)\n")
+    probe = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(target)),
+                           capture_output=True, text=True, timeout=60)
+    assert probe.stdout.startswith("matmul_naive is not implemented yet"), probe.stdout + probe.stderr
 
 
 @pytest.mark.slow

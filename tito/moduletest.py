@@ -44,6 +44,7 @@ class ModuleTestReport:
     module: str
     graded: list[GradedTest]
     cell_errors: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)  # locked cells put back as released (workspace)
     inline: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -158,12 +159,24 @@ def kernel_environment(root: Path) -> dict[str, str]:
     return env
 
 
+def restore_released_cells(module: Module, nb) -> list[str]:
+    """In a workspace, put edited or deleted locked cells back as the grader will (tito.workspace)."""
+    if module.has_source:
+        return []
+    from tito.notebooks import read_notebook
+    from tito.workspace import release_copy, restore_locked_cells
+
+    copy = release_copy(module)
+    return restore_locked_cells(nb, read_notebook(copy)) if copy.is_file() else []
+
+
 def run_module_tests(module: Module, cell_timeout: int = DEFAULT_CELL_TIMEOUT, nb=None) -> ModuleTestReport:
     """Execute the module's notebook in a fresh kernel and return its graded report.
 
     `nb` overrides the notebook (a workspace passes the student's own).
     """
     nb = load_module_notebook(module) if nb is None else nb
+    restored = restore_released_cells(module, nb)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"tito-test-{module.key}-") as tmp:
         results_file = Path(tmp) / "inline-results.json"
@@ -177,6 +190,7 @@ def run_module_tests(module: Module, cell_timeout: int = DEFAULT_CELL_TIMEOUT, n
             report.inline = json.loads(results_file.read_text(encoding="utf-8")).get("tests", [])
     if "tito_execution_error" in nb.metadata:
         report.cell_errors.append(nb.metadata["tito_execution_error"])
+    report.restored = restored
     report.seconds = time.perf_counter() - start
     save_last_report(module, report)
     return report

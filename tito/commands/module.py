@@ -41,6 +41,9 @@ def render_report(report) -> None:
         name = ", ".join(test.tests) or test.grade_id
         table.add_row(name, result, f"{test.points:g}/{test.max_points:g}", test.message)
     console.print(table)
+    if report.restored:
+        console.print("[yellow]locked cells changed in your notebook were run as released, as the grader "
+                      f"runs them:[/] {'; '.join(report.restored)}", highlight=False)
     for error in report.cell_errors:
         if STUB_MESSAGE in error:  # a demonstration that calls a function still to be written
             console.print(f"[yellow]waiting for your code[/] {error}", highlight=False)
