@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from helpers import REPO, run_tito
-from test_workspace import COURSE_MODULES, score, write_reference_solutions
+from test_workspace import COURSE_MODULES, leak_lines, score, workspace_texts, write_reference_solutions
 from tito.workspace import STUB_MESSAGE
 
 pytestmark = pytest.mark.slow
@@ -56,6 +56,9 @@ def test_local_scores_equal_the_graders_from_blank_to_complete(tmp_path):
     workspace = tmp_path / "student"
     created = run_tito("student", "workspace", str(workspace), "--modules", "11", "--provide-solutions", PROVIDED)
     assert created.returncode == 0, created.stdout + created.stderr
+    present = {line.strip() for text in workspace_texts(workspace).values() for line in text.splitlines()}
+    secret = leak_lines({"01_tensor", "03_layers", "10_profiler"})[MODULE]
+    assert secret and not secret & present, f"solution lines of {MODULE} in the workspace: {sorted(secret & present)[:5]}"
     notebook = workspace / "modules" / MODULE / "kernels_dev.ipynb"
     submissions = tmp_path / "submissions"
     submissions.mkdir()
@@ -74,6 +77,8 @@ def test_local_scores_equal_the_graders_from_blank_to_complete(tmp_path):
 
     # The reference solution, typed into the notebook's solution cells, exported and tested.
     write_reference_solutions(notebook, COURSE_MODULES[MODULE].source_path)
+    stale = run_tito("module", "status", cwd=workspace)
+    assert "no: run tito export" in next(line for line in stale.stdout.splitlines() if MODULE in line), stale.stdout
     exported = run_tito("export", MODULE, cwd=workspace)
     assert exported.returncode == 0, exported.stdout + exported.stderr
     package_file = (workspace / "tinytorch" / "core" / "kernels.py").read_text()
