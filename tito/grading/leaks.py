@@ -36,13 +36,18 @@ def _split_regions(source: str, delimiters: tuple[str, str]) -> tuple[list[str],
 
 
 def secret_lines(nb, delimiters: tuple[str, str]) -> set[str]:
-    """Normalised lines found only inside `delimiters` regions of `nb`."""
-    inside, outside = set(), set()
+    """Normalised lines found only inside `delimiters` regions of `nb`.
+
+    A line that the notebook also shows outside those regions (a docstring that
+    spells out the answer, say) is the author's choice, not a secret.
+    """
+    inside, outside = set(), []
     for cell in nb.cells:
         cell_inside, cell_outside = _split_regions(cell.source, delimiters)
         inside.update(normalize(line) for line in cell_inside)
-        outside.update(normalize(line) for line in cell_outside)
-    return {line for line in inside - outside if len(line) >= MIN_SECRET_LENGTH}
+        outside.extend(cell_outside)
+    shown = normalize("\n".join(outside))
+    return {line for line in inside if len(line) >= MIN_SECRET_LENGTH and line not in shown}
 
 
 def instructor_secrets(source_nb) -> set[str]:
