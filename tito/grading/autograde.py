@@ -303,7 +303,15 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session warnings, not ours to act on
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker)
+
+    def new_pool() -> ProcessPoolExecutor:
+        slots = context.Queue()
+        for slot in range(workers):
+            slots.put(slot)
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker,
+                                   initargs=(slots, workers))
+
+    pool = new_pool()
     running: dict = {}
     try:
         while todo or running:
@@ -337,7 +345,7 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
                 retry.extend(running.values())
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker)
+                pool = new_pool()
                 for prepared in retry:
                     if prepared.attempts >= MAX_ATTEMPTS:
                         record(grader.failed(prepared.student, "the grading worker process died twice", prepared.started))

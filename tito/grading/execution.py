@@ -22,6 +22,7 @@ from tito.grading.sandbox import (
     SETTINGS_ENV,
     SandboxSettings,
     claim_sandbox_uid,
+    cpu_share,
     is_root,
     kill_strays,
     kill_uid_processes,
@@ -37,6 +38,7 @@ KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 NOT_RUN_ENAME = "NotRun"
 
 _worker_uid: int | None = None
+_worker_cpus: tuple[int, ...] = ()
 
 
 @dataclass
@@ -62,9 +64,11 @@ class ExecutionResult:
     seconds: float = 0.0
 
 
-def init_worker() -> None:
-    """Process-pool initializer: this worker owns one sandbox uid for its whole life."""
-    global _worker_uid
+def init_worker(slots, slot_count: int) -> None:
+    """Process-pool initializer: this worker takes a slot (its share of the CPUs) from the
+    `slots` queue and owns one sandbox uid for its whole life."""
+    global _worker_uid, _worker_cpus
+    _worker_cpus = cpu_share(slots.get(), slot_count)
     if is_root():
         _worker_uid, _ = claim_sandbox_uid()
 
@@ -162,15 +166,16 @@ def mark_unexecuted_graded_cells(nb, reason: str) -> list[int]:
     return marked
 
 
-def execute_in_sandbox(job: ExecutionJob, uid: int | None) -> ExecutionResult:
-    """Execute `job`'s notebook in the sandboxed kernel as sandbox user `uid` (None: not root)."""
+def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...] = ()) -> ExecutionResult:
+    """Execute `job`'s notebook in the sandboxed kernel as sandbox user `uid` (None: not root),
+    pinned to `cpus` (with as many BLAS threads) when given."""
     import nbformat
 
     from tito.moduletest import execute_notebook
 
     result = ExecutionResult(job.student, job.module)
     nb = nbformat.reads(job.notebook_json, as_version=4)
-    settings = replace(job.settings, uid=uid)
+    settings = replace(job.settings, uid=uid, cpus=tuple(cpus), threads=len(cpus) or job.settings.threads)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
            SETTINGS_ENV: settings.to_env(), "NBGRADER_EXECUTION": "autograde"}
     start = time.perf_counter()
@@ -211,4 +216,4 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None) -> ExecutionResult:
 
 def run_job(job: ExecutionJob) -> ExecutionResult:
     """Worker entry point."""
-    return execute_in_sandbox(job, _worker_uid)
+    return execute_in_sandbox(job, _worker_uid, _worker_cpus)

@@ -56,6 +56,7 @@ class SandboxSettings:
     uid: int | None = None  # None: pick a free sandbox uid
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     threads: int | None = None  # BLAS/OpenMP threads of the kernel; None leaves numpy's default
+    cpus: tuple[int, ...] = ()  # CPUs the kernel runs on (its share of the machine); () for all
     hide: tuple[str, ...] = ()  # files or folders the kernel must not see (e.g. the graded module's package file)
     files: str | None = None  # folder whose files are copied into the kernel's working directory
 
@@ -70,7 +71,19 @@ class SandboxSettings:
         data = json.loads(raw)
         limits = SandboxLimits(**data.pop("limits", {}))
         data["hide"] = tuple(data.get("hide", ()))
+        data["cpus"] = tuple(data.get("cpus", ()))
         return cls(limits=limits, **data)
+
+
+def cpu_share(slot: int, slots: int) -> tuple[int, ...]:
+    """The CPUs of grading slot `slot` when `slots` kernels run at once: an equal, disjoint share
+    where there are enough CPUs (all of them for a single slot)."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    if slots <= 1:
+        return tuple(available)
+    per_slot = max(1, len(available) // slots)
+    start = (slot * per_slot) % len(available)
+    return tuple(available[(start + i) % len(available)] for i in range(per_slot))
 
 
 def is_root() -> bool:

@@ -18,6 +18,7 @@ Run as root (the grading setup), in this order:
    module's own package file) read as empty. /tmp and /dev/shm are fresh,
    size-limited tmpfs; the kernel works in /tmp/work;
 3. set resource limits: address space, CPU time, processes, file size, open files, no core dumps;
+   pin it to its share of the CPUs;
 4. drop to the sandbox uid and gid with no supplementary groups and no_new_privs;
 5. exec ipykernel with a scrubbed environment.
 
@@ -244,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     if is_root():
         os.chown(connection_file, uid, uid)
     env = kernel_environment(settings, workdir, dict(os.environ))
+    if settings.cpus:
+        os.sched_setaffinity(0, settings.cpus)
     apply_limits(settings.limits, processes)
     if is_root():
         drop_privileges(uid)
