@@ -202,7 +202,7 @@ def test_workspace_layout_and_manifest(workspace):
                  "tinytorch/utils/profiler.py", "tinytorch/_modidx.py"):
         assert (workspace / path).is_file(), f"workspace lacks {path}"
     assert (workspace / ".tito" / "release" / "03_layers" / "layers_dev.ipynb").is_file(), "no copy of the release to restore from"
-    for instructor_only in ("tito/commands/nbgrader.py", "tito/commands/student.py", "course", "tests"):
+    for instructor_only in ("tito/commands/nbgrader.py", "course", "tests"):
         assert not (workspace / instructor_only).exists(), f"{instructor_only} does not belong in a student workspace"
 
 
@@ -265,7 +265,7 @@ def test_workspace_tito_is_the_students_own_copy(workspace):
                             capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0, helped.stderr
     assert "export" in helped.stdout and "module" in helped.stdout
-    assert "nbgrader" not in helped.stdout and "student" not in helped.stdout
+    assert "nbgrader" not in helped.stdout, "the instructor's commands do not belong in a workspace"
     status = subprocess.run([sys.executable, "-m", "tito.main", "module", "status"], cwd=workspace / "modules",
                             env=dict(env, COLUMNS="200"), capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
@@ -289,6 +289,64 @@ def test_workspace_is_pip_installable_on_its_own(workspace, tmp_path):
     probe = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(target)),
                            capture_output=True, text=True, timeout=60)
     assert probe.stdout.startswith("matmul_naive is not implemented yet"), probe.stdout + probe.stderr
+
+
+@pytest.mark.slow
+def test_jupyterlab_kernels_import_the_workspace_package(workspace):
+    """`tito student lab`: a notebook opened in JupyterLab imports the workspace's tinytorch,
+    although this environment's editable install points at the course's."""
+    import socket
+    import time
+    import urllib.request
+
+    from jupyter_client import BlockingKernelClient
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "workspace-test"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tito"), "student", "lab", "--", "--no-browser", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", *(["--allow-root"] if os.getuid() == 0 else [])],
+        cwd=workspace, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/api"
+
+    def call(path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(f"{base}{path}", method="POST" if body else "GET",
+                                         data=json.dumps(body).encode() if body else None,
+                                         headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                call("/status")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "JupyterLab did not start"
+                time.sleep(0.5)
+        session = call("/sessions", {"path": "modules/03_layers/layers_dev.ipynb", "type": "notebook",
+                                     "kernel": {"name": "python3"}})
+        client = BlockingKernelClient()
+        client.load_connection_file(str(Path(jupyter_runtime_dir()) / f"kernel-{session['kernel']['id']}.json"))
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        printed = []
+        client.execute_interactive(
+            "import os, tinytorch.core.layers as layers, tito\nprint(layers.__file__, tito.__file__, os.getcwd())",
+            timeout=60, output_hook=lambda msg: printed.append(msg["content"].get("text", "")))
+        client.stop_channels()
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=30)
+    layers_file, tito_file, cwd = "".join(printed).split()
+    assert layers_file == str(workspace / "tinytorch" / "core" / "layers.py")
+    assert tito_file == str(workspace / "tito" / "__init__.py")
+    assert cwd == str(workspace / "modules" / "03_layers"), "JupyterLab runs a notebook in its own folder"
 
 
 @pytest.mark.slow

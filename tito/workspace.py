@@ -43,8 +43,8 @@ STUB_COMMENT = "# YOUR CODE HERE"
 STUB_RAISE = "raise NotImplementedError()"
 STUB_MESSAGE = "is not implemented yet: write it in"
 CONTINUE_TAG = "raises-exception"  # Jupyter's "Run All" does not stop at an error in a cell with this tag
-# Instructor-only commands: they need the course sources or the gradebook.
-INSTRUCTOR_ONLY = ("commands/nbgrader.py", "commands/student.py")
+# Instructor-only commands: they need the course sources and the gradebook.
+INSTRUCTOR_ONLY = ("commands/nbgrader.py",)
 RELEASE_COPIES = Path(".tito") / "release"  # the notebooks as handed out, to restore locked cells from
 _BEGIN, _END = "BEGIN SOLUTION", "END SOLUTION"
 _IMPORT_RE = re.compile(r"^\s*(?:from|import)\s+tinytorch\.([\w.]+)", re.MULTILINE)
@@ -326,6 +326,7 @@ the code where a cell says `# YOUR CODE HERE`, then:
 
 ```bash
 pip install -e .               # once, in your Python environment: tito and this folder's tinytorch
+tito student lab               # JupyterLab, its notebooks importing this folder's tinytorch
 tito export 01                 # your notebook -> tinytorch/core/tensor.py
 tito module test 01            # every graded test with its points: "local score 45/100"
 tito module status             # per module: exported, tests passed, points

@@ -1,4 +1,4 @@
-"""tito student workspace DIR [--modules ...] [--provide-solutions ...]"""
+"""tito student workspace DIR [--modules ...] [--provide-solutions ...] | tito student lab"""
 
 from __future__ import annotations
 
@@ -31,6 +31,16 @@ def register(subparsers) -> None:
                            "can start at a later module, e.g. --provide-solutions 01,03")
     workspace.set_defaults(func=run_workspace)
 
+    lab = actions.add_parser(
+        "lab",
+        help="start JupyterLab here, its kernels importing this folder's tinytorch",
+        description="Start JupyterLab in the project (a workspace or the course) with the project first "
+        "on the kernels' import path, as `tito module test` runs them: notebooks import this folder's "
+        "tinytorch even where another one is installed. Arguments after -- go to jupyter lab.",
+    )
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="-- JUPYTER_ARGS")
+    lab.set_defaults(func=run_lab)
+
 
 def run_workspace(args: argparse.Namespace) -> int:
     from pathlib import Path
@@ -57,3 +67,16 @@ def run_workspace(args: argparse.Namespace) -> int:
         highlight=False,
     )
     return 0
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    import subprocess
+    import sys
+
+    from tito.moduletest import kernel_environment
+    from tito.project import find_root
+
+    root = find_root()
+    extra = [a for a in args.jupyter_args if a != "--"]
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}", *extra]
+    return subprocess.call(command, cwd=root, env=kernel_environment(root))  # kernels inherit the server's environment
