@@ -4,9 +4,9 @@ The notebook is executed by `tito.moduletest.execute_notebook` (nbclient, errors
 allowed, interrupt on timeout) in the `tinytorch-sandbox` kernel. A watchdog
 thread enforces what nbclient alone does not: a kernel that ignores the
 timeout's interrupt is killed `INTERRUPT_GRACE` seconds later, a kernel that
-floods output past `MAX_OUTPUT_BYTES` is killed, and after a timed-out cell or
-when the sandbox user nears its process limit (a fork bomb) every process of
-that user except the kernel is killed. Graded cells that never ran because the
+floods output past `MAX_OUTPUT_BYTES` is killed, and after a timed-out cell,
+whenever the sandbox user nears its process limit (a fork bomb), and at the
+end, every process of that user except the kernel is killed and counted. Graded cells that never ran because the
 kernel stopped get an error output, so nbgrader gives them no points.
 """
 
@@ -96,10 +96,12 @@ class Watchdog:
         self.killed_for = ""
         self.strays_killed = 0
         self.current: int | None = None
+        self.kernel_pid: int | None = None
         self._cell = None
         self._started = 0.0
         self._finished_output = 0
         self._lock = threading.Lock()
+        self._kill_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="tito-watchdog", daemon=True)
 
@@ -112,6 +114,9 @@ class Watchdog:
         self._thread.join()
 
     def on_cell_execute(self, cell, cell_index, **_) -> None:
+        if self.uid is not None and self.kernel_pid is None:
+            mine = os.getpid()
+            self.kernel_pid = next((p.pid for p in processes_of_uid(self.uid) if p.ppid == mine), None)
         with self._lock:
             self.current, self._cell, self._started = cell_index, cell, time.monotonic()
 
@@ -122,12 +127,15 @@ class Watchdog:
             self._finished_output += _output_size(cell)
         if elapsed >= self.timeout:
             self.timed_out.append(cell_index)
-        if self.uid is not None and (elapsed >= self.timeout or task_count(self.uid) >= self.process_limit - NPROC_MARGIN):
-            self.strays_killed += kill_strays(self.uid, self._kernel_pid())
+            self._kill_strays()  # what the interrupted cell started must not run on into the next cells
 
-    def _kernel_pid(self) -> int | None:
-        mine = os.getpid()
-        return next((p.pid for p in processes_of_uid(self.uid) if p.ppid == mine), None)
+    def _kill_strays(self) -> None:
+        if self.uid is not None:
+            with self._kill_lock:
+                self.strays_killed += kill_strays(self.uid, self.kernel_pid)
+
+    def _near_process_limit(self) -> bool:
+        return self.uid is not None and task_count(self.uid) >= self.process_limit - NPROC_MARGIN
 
     def _kill_kernel(self, reason: str) -> None:
         self.killed_for = reason
@@ -147,6 +155,8 @@ class Watchdog:
                 self._kill_kernel("timeout")
             elif output > MAX_OUTPUT_BYTES:
                 self._kill_kernel("output")
+            elif self._near_process_limit():  # a fork bomb: everything but the kernel goes
+                self._kill_strays()
 
 
 def mark_unexecuted_graded_cells(nb, reason: str) -> list[int]:
@@ -192,6 +202,7 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
         result.error = f"{type(exc).__name__}: {exc}".strip()
     finally:
         if uid is not None:
+            watchdog.strays_killed += kill_strays(uid, watchdog.kernel_pid)
             kill_uid_processes(uid)
     execution_error = nb.metadata.pop("tito_execution_error", "")
     result.timed_out_cells = sorted(set(watchdog.timed_out))

@@ -1,0 +1,72 @@
+"""Submissions for grading tests and the throughput benchmark, built from a course's notebooks."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+from tito.grading.leaks import SOLUTION_DELIMITERS
+from tito.grading.paths import CoursePaths
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _is_solution(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def strip_solution_markers(source: str) -> str:
+    return "\n".join(line for line in source.split("\n") if not any(d in line for d in SOLUTION_DELIMITERS))
+
+
+def solved_release(course: CoursePaths, module_key: str, solved: set[str] | None = None):
+    """The release notebook with the reference code in its solution cells (all, or those in `solved`).
+
+    This is what a student who solved those parts submits: every locked cell is
+    exactly as released.
+    """
+    source = nbformat.read(course.source_notebook(module_key), as_version=4)
+    reference = {_grade_id(c): c.source for c in source.cells if _is_solution(c)}
+    nb = nbformat.read(course.release_notebook(module_key), as_version=4)
+    for cell in nb.cells:
+        grade_id = _grade_id(cell)
+        if _is_solution(cell) and grade_id in reference and (solved is None or grade_id in solved):
+            cell.source = strip_solution_markers(reference[grade_id])
+    return nb
+
+
+def solution_ids(course: CoursePaths, module_key: str) -> list[str]:
+    nb = nbformat.read(course.release_notebook(module_key), as_version=4)
+    return [_grade_id(c) for c in nb.cells if _is_solution(c)]
+
+
+def with_cell_after(nb, grade_id: str, code: str):
+    """A copy of `nb` with an extra (unlocked, unmarked) code cell right after the cell `grade_id`."""
+    nb = copy.deepcopy(nb)
+    index = next(i for i, c in enumerate(nb.cells) if _grade_id(c) == grade_id)
+    nb.cells.insert(index + 1, new_code_cell(code))
+    return nb
+
+
+def write_notebook(nb, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.validator.normalize(nb)
+    nbformat.write(nb, path)
+    return path
+
+
+def write_text(text: str, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def truncated(nb) -> str:
+    """The notebook's JSON cut off halfway: a corrupt upload."""
+    text = nbformat.writes(nb)
+    return text[: len(text) // 2]

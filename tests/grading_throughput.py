@@ -1,0 +1,97 @@
+"""Grading throughput: `tito nbgrader autograde --workers N` against one plain `nbgrader autograde` run.
+
+    .venv/bin/python tests/grading_throughput.py [--module 11] [--submissions 20] [--workers 2]
+
+Builds a scratch course, generates the module, submits the reference solution
+for every student, then grades the same submissions twice in one run, each as
+a fresh command: plain `nbgrader autograde MODULE --force` (sequential, in the
+same sandboxed kernel, so with the same limits) and `tito nbgrader autograde
+MODULE --workers N`. Prints notebooks per minute of each, their ratio, and the
+per-notebook grading time; every submission must score full marks both times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from grading_support import solved_release, write_notebook  # noqa: E402
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return seconds
+
+
+def scores(course, key: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    from tito.grading.paths import COURSE_ID
+
+    with Gradebook(course.db_url, COURSE_ID) as gb:
+        return {s.student.id: float(s.score) for s in gb.find_assignment(key).submissions}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--module", default="11")
+    parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    from tito.grading.autograde import load_outcome
+    from tito.grading.course import collect, generate, release, submit
+    from tito.grading.paths import CoursePaths
+    from tito.project import resolve_module
+
+    module = resolve_module(args.module, REPO)
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix="tito-throughput-") as tmp:
+        course = CoursePaths(Path(tmp) / "course")
+        generate(module, course)
+        release(module.key, course)
+        reference = write_notebook(solved_release(course, module.key), Path(tmp) / "reference.ipynb")
+        students = [f"student{i:03d}" for i in range(args.submissions)]
+        for student in students:
+            submit(course, module.key, student, reference)
+        collect(module.key, course)
+        env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+
+        plain = timed([str(bin_dir / "nbgrader"), "autograde", module.key, "--force"], course.root, env)
+        plain_scores = scores(course, module.key)
+        ours = timed([str(bin_dir / "tito"), "nbgrader", "autograde", module.key, "--workers", str(args.workers),
+                      "--course", str(course.root)], REPO, env)
+        our_scores = scores(course, module.key)
+        outcomes = [load_outcome(course, module.key, s) for s in students]
+
+    n = len(students)
+    full = [s for s in students if plain_scores.get(s) == 100 and our_scores.get(s) == 100]
+    per_notebook = [o.seconds for o in outcomes if o is not None]
+    print(f"module {module.key}: {n} reference submissions, {os.cpu_count()} CPUs")
+    print(f"plain nbgrader autograde (sequential, sandboxed kernel): {plain:7.1f} s  {60 * n / plain:6.1f} notebooks/min")
+    print(f"tito nbgrader autograde --workers {args.workers}:              {ours:7.1f} s  {60 * n / ours:6.1f} notebooks/min")
+    print(f"throughput ratio (tito / plain): {plain / ours:.2f}x")
+    print(f"per-notebook grading time with {args.workers} workers: median {statistics.median(per_notebook):.1f} s, "
+          f"max {max(per_notebook):.1f} s (checks + sanitize + sandboxed execution + saving grades)")
+    print(f"plain nbgrader, per notebook: {plain / n:.1f} s of wall time")
+    print(f"full marks in both runs: {len(full)}/{n}")
+    if len(full) != n:
+        raise SystemExit("some reference submissions lost points: "
+                         + ", ".join(f"{s}: plain {plain_scores.get(s)}, tito {our_scores.get(s)}" for s in students if s not in full))
+
+
+if __name__ == "__main__":
+    main()
