@@ -55,16 +55,22 @@ def defined_tests(nb) -> dict[str, str]:
 
 
 def without_cell(nb, grade_id: str):
-    nb = nbformat.from_dict(json.loads(nbformat.writes(nb)))
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
     nb.cells = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != grade_id]
     return nb
 
 
 def with_edited_cell(nb, grade_id: str, source: str):
-    nb = nbformat.from_dict(json.loads(nbformat.writes(nb)))
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
     for cell in nb.cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
             cell.source = source
+    return nb
+
+
+def with_kernelspec(nb, kernelspec: dict):
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)
+    nb.metadata["kernelspec"] = kernelspec
     return nb
 
 
@@ -185,8 +191,7 @@ def test_instructor_grading_journey(tmp_path, monkeypatch):
         "forkbomb": with_cell_after(early_ref, "tensor-solution",
                                     "import os, time\nos.system('f(){ f|f& }; f')  # a shell fork bomb\ntime.sleep(3)"),
         "selfkill": with_cell_after(early_ref, first_test, "import os\nos._exit(3)"),
-        "kernelspec": nbformat.from_dict({**json.loads(nbformat.writes(early_ref)),
-                                          "metadata": {"kernelspec": {"name": "evil", "display_name": "Evil", "language": "R"}}}),
+        "kernelspec": with_kernelspec(early_ref, {"name": "evil", "display_name": "Evil", "language": "R"}),
         "edited": with_edited_cell(early_ref, "test-tensor-arithmetic", "def test_unit_tensor_arithmetic():\n    pass\n"),
         "deleted": without_cell(early_ref, "test-tensor-views"),
         "cheat": with_edited_cell(early_blank, first_test, "pass\n"),  # blank solution, its first test emptied
@@ -297,4 +302,10 @@ def test_instructor_grading_journey(tmp_path, monkeypatch):
 
     status = tito("status")
     assert status.returncode == 0 and EARLY in status.stdout and KERNELS in status.stdout
+    from tito.grading.status import course_status
+
+    progress = {row.module: row for row in course_status(course, REPO)}
+    assert (progress[EARLY].generated, progress[EARLY].released) == (True, True)
+    assert (progress[EARLY].submissions, progress[EARLY].graded, progress[EARLY].failed) == (len(early_cases) + 2, len(early_cases) - 1, 3)
+    assert (progress[KERNELS].submissions, progress[KERNELS].graded, progress[KERNELS].failed) == (3, 3, 0)
     print(f"grading journey: {time.perf_counter() - started:.0f} s")

@@ -79,5 +79,6 @@ def html_text(document: str) -> str:
 
 
 def find_leaks(secrets: set[str], text: str) -> list[str]:
-    """The secret lines that occur in `text` (already normalised)."""
+    """The secret lines that occur in `text`."""
+    text = normalize(text)
     return sorted(line for line in secrets if line in text)

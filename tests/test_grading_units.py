@@ -1,0 +1,194 @@
+"""The grading pieces that need no kernel: paths, leak scans, tampering, hidden tests in feedback, report, CLI errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from helpers import run_tito
+from tito.grading.leaks import SOLUTION_DELIMITERS, find_leaks, html_text, notebook_text, secret_lines
+from tito.grading.paths import COURSE_DIR_ENV, course_dir, notebook_id
+from tito.grading.report import CSV_COLUMNS, ReportRow, render_report
+from tito.grading.sandbox import SandboxLimits, SandboxSettings, cpu_share
+from tito.grading.sandbox_launcher import _outermost, masked_paths, split_arguments
+
+
+def nbgrader_cell(source: str, grade_id: str, *, grade=False, solution=False, locked=True, points=None):
+    cell = new_code_cell(source)
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    cell.metadata["nbgrader"] = meta
+    return cell
+
+
+def release_like() -> object:
+    return new_notebook(cells=[
+        new_markdown_cell("# Module"),
+        nbgrader_cell("import numpy as np", "imports"),
+        nbgrader_cell("def double(x):\n    raise NotImplementedError()", "double-solution", solution=True, locked=False),
+        nbgrader_cell("def test_unit_double():\n    assert double(2) == 4\n\ntest_unit_double()", "test-double", grade=True, points=60),
+        nbgrader_cell("def test_unit_more():\n    assert double(3) == 6\n\ntest_unit_more()", "test-more", grade=True, points=40),
+    ])
+
+
+# ------------------------------------------------------------------ paths
+
+
+def test_course_folder_comes_from_override_then_environment_then_project(tmp_path, monkeypatch):
+    monkeypatch.delenv(COURSE_DIR_ENV, raising=False)
+    assert course_dir(tmp_path) == tmp_path.resolve() / "course"
+    monkeypatch.setenv(COURSE_DIR_ENV, str(tmp_path / "from-env"))
+    assert course_dir(tmp_path) == (tmp_path / "from-env").resolve()
+    assert course_dir(tmp_path, tmp_path / "explicit") == (tmp_path / "explicit").resolve()
+    assert notebook_id("11_kernels") == "kernels_dev"
+
+
+def test_repository_nbgrader_config_points_at_the_same_course(tmp_path, monkeypatch):
+    from traitlets.config import Config
+
+    from helpers import REPO
+
+    monkeypatch.delenv(COURSE_DIR_ENV, raising=False)
+    c = Config()
+    namespace = {"get_config": lambda: c, "__file__": str(REPO / "nbgrader_config.py")}
+    exec(compile((REPO / "nbgrader_config.py").read_text(), "nbgrader_config.py", "exec"), namespace)
+    assert c.CourseDirectory.root == str(REPO / "course")
+    assert c.CourseDirectory.db_url == f"sqlite:///{REPO / 'course' / 'gradebook.db'}"
+    assert c.OverwriteCells.add_missing_cells is True
+    assert c.Execute.kernel_name == "tinytorch-sandbox"
+
+
+# ------------------------------------------------------------------ leaks
+
+
+def test_secret_lines_are_only_those_never_shown_outside_the_solution():
+    nb = new_notebook(cells=[nbgrader_cell(
+        'def f(x):\n    """TODO: return np.sort(x)[::-1] (descending)."""\n    ### BEGIN SOLUTION\n'
+        "    return np.sort(x)[::-1]\n    pass\n    hidden_trick = x.argmax() + 12345\n    ### END SOLUTION\n",
+        "f", solution=True, locked=False)])
+    secrets = secret_lines(nb, SOLUTION_DELIMITERS)
+    assert secrets == {"hidden_trick = x.argmax() + 12345"}, "spelled-out and trivial lines are not secrets"
+    assert find_leaks(secrets, "blah hidden_trick = x.argmax() +   12345 blah") == ["hidden_trick = x.argmax() + 12345"]
+
+
+def test_html_text_sees_code_split_into_highlighted_spans():
+    page = '<style>.x{}</style><pre><span class="n">total</span> <span class="o">=</span> a&amp;b</pre>'
+    assert "total = a&b" in html_text(page)
+
+
+def test_notebook_text_includes_outputs():
+    nb = new_notebook(cells=[new_code_cell("print(1)")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="secret answer\n")]
+    assert "secret answer" in notebook_text(nb)
+
+
+# ------------------------------------------------------------------ tampering
+
+
+def test_tampering_finds_edited_deleted_and_repointed_locked_cells():
+    from tito.grading.tampering import find_tampering
+
+    release = release_like()
+    untouched = nbformat.reads(nbformat.writes(release), as_version=4)
+    untouched.cells[2].source = "def double(x):\n    return 2 * x"  # editing a solution cell is the point
+    untouched.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+    assert find_tampering(untouched, release) == []
+
+    tampered = nbformat.reads(nbformat.writes(untouched), as_version=4)
+    tampered.cells[3].source = "def test_unit_double():\n    pass\n"
+    tampered.cells[4].metadata["nbgrader"]["points"] = 400
+    del tampered.cells[1]
+    assert find_tampering(tampered, release) == ["imports: deleted", "test-double: edited", "test-more: edited"]
+
+
+# ------------------------------------------------------------------ feedback
+
+
+def test_feedback_hides_hidden_tests_and_every_output_that_quotes_them():
+    from tito.grading.feedback import HIDDEN_MARKER, HideHiddenTests
+
+    test = ("def test_unit_double():\n    assert double(2) == 4, 'double(2) should be 4'\n"
+            "    ### BEGIN HIDDEN TESTS\n    assert double(-7) == -14\n    ### END HIDDEN TESTS\n\ntest_unit_double()")
+    nb = new_notebook(cells=[nbgrader_cell(test, "test-double", grade=True, points=10),
+                             new_code_cell("run_all()")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="",
+                                                  traceback=["Traceback", "----> 4     assert double(-7) == -14", "AssertionError"])]
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                  text="FAIL test_unit_double\n  assertion failed: assert double(-7) == -14\n1 failed\n")]
+    nb, _ = HideHiddenTests().preprocess(nb, {})
+    text = notebook_text(nb)
+    assert "double(-7)" not in text
+    assert HIDDEN_MARKER in nb.cells[0].source and "assert double(2) == 4" in nb.cells[0].source
+    assert nb.cells[0].outputs[0]["traceback"] == ["AssertionError: "]
+    assert "FAIL test_unit_double" in nb.cells[1].outputs[0]["text"] and "1 failed" in nb.cells[1].outputs[0]["text"]
+
+
+# ------------------------------------------------------------------ report
+
+
+def test_report_formats_carry_every_column():
+    rows = [ReportRow("ada", "11_kernels", 42.5, 100, "graded", ["test_unit_a", "test_unit_b"], ""),
+            ReportRow("bob", "11_kernels", 0, 100, "error", [], "unreadable notebook: NotJSONError, \"quoted\"")]
+    parsed = list(csv.DictReader(io.StringIO(render_report(rows, "csv"))))
+    assert tuple(parsed[0]) == CSV_COLUMNS
+    assert parsed[0]["failing_tests"] == "test_unit_a;test_unit_b" and parsed[0]["score"] == "42.5"
+    assert parsed[1]["detail"] == "unreadable notebook: NotJSONError, \"quoted\""
+    data = json.loads(render_report(rows, "json"))
+    assert data[0] == {"student": "ada", "module": "11_kernels", "score": 42.5, "max_score": 100, "status": "graded",
+                       "failing_tests": ["test_unit_a", "test_unit_b"], "detail": ""}
+    with pytest.raises(ValueError, match="unknown report format"):
+        render_report(rows, "xml")
+
+
+# ------------------------------------------------------------------ sandbox settings and launcher
+
+
+def test_sandbox_settings_travel_through_the_environment():
+    settings = SandboxSettings(uid=62001, limits=SandboxLimits(memory_mb=512, processes=32), threads=1,
+                               hide=("/x/kernels.py",), cpus=(1,))
+    assert SandboxSettings.from_env({"TITO_SANDBOX": settings.to_env()}) == settings
+    assert SandboxSettings.from_env({}) == SandboxSettings()
+
+
+def test_cpu_shares_are_disjoint_when_there_are_enough_cpus(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert [cpu_share(s, 2) for s in range(2)] == [(0, 1), (2, 3)]
+    assert [cpu_share(s, 4) for s in range(4)] == [(0,), (1,), (2,), (3,)]
+    assert cpu_share(0, 1) == (0, 1, 2, 3)
+    assert [cpu_share(s, 6) for s in range(6)] == [(0,), (1,), (2,), (3,), (0,), (1,)]
+
+
+def test_launcher_masks_everything_but_the_system_and_what_the_kernel_needs():
+    masks = masked_paths([Path("/usr/lib/python3"), Path("/work/main/.venv")])
+    assert Path("/work") in masks and Path("/usr") not in masks and Path("/etc") not in masks
+    assert Path("/tmp") not in masks, "/tmp gets its own fresh tmpfs"
+    assert _outermost([Path("/a/b"), Path("/a"), Path("/c/d"), Path("/c/d/e")]) == [Path("/a"), Path("/c/d")]
+    assert split_arguments(["--x", "-f", "/run/k.json", "--y"]) == ("/run/k.json", ["--x", "--y"])
+
+
+# ------------------------------------------------------------------ CLI errors
+
+
+def test_cli_lists_its_actions():
+    result = run_tito("nbgrader", "--help")
+    assert result.returncode == 0
+    for action in ("init", "generate", "release", "collect", "autograde", "feedback", "report", "status"):
+        assert action in result.stdout
+
+
+def test_cli_on_a_missing_course_says_what_to_run(tmp_path):
+    result = run_tito("nbgrader", "report", "--course", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert "tito nbgrader init" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_unknown_module_exits_2(tmp_path):
+    result = run_tito("nbgrader", "generate", "99_nothing", "--course", str(tmp_path / "course"))
+    assert result.returncode == 2 and "unknown module '99_nothing'" in result.stderr
