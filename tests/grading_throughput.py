@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    from tito.grading.autograde import load_outcome
+    from tito.grading.autograding import load_outcome
     from tito.grading.course import collect, generate, release, submit
     from tito.grading.paths import CoursePaths
     from tito.project import resolve_module

@@ -212,7 +212,7 @@ def test_instructor_grading_journey(tmp_path, monkeypatch):
         assert student in result.stdout
 
     # -------------------------------------------------------- autograde: hostile module 01 through the API
-    from tito.grading.autograde import autograde
+    from tito.grading.autograding import autograde
 
     monkeypatch.setenv(CANARY, "the grader's secret")
     outcomes = {o.student: o for o in autograde(course, EARLY, workers=2, cell_timeout=HOSTILE_TIMEOUT, project_root=REPO)}

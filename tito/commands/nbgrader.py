@@ -149,7 +149,7 @@ def run_autograde(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from tito.console import console
-    from tito.grading.autograde import autograde
+    from tito.grading.autograding import autograde
     from tito.grading.config import DEFAULT_CELL_TIMEOUT
     from tito.grading.course import resolve_course_module
 

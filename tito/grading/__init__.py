@@ -16,7 +16,7 @@ _EXPORTS = {
     "init_course": "course", "generate": "course", "release": "course", "submit": "course",
     "collect": "course", "submitted_students": "course", "resolve_course_module": "course",
     "generated_modules": "course",
-    "autograde": "autograde", "Outcome": "autograde", "load_outcome": "autograde",
+    "autograde": "autograding", "Outcome": "autograding", "load_outcome": "autograding",
     "SandboxLimits": "sandbox",
     "generate_feedback": "feedback",
     "build_report": "report", "render_report": "report", "ReportRow": "report",

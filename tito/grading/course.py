@@ -27,12 +27,16 @@ class LeakError(TitoError):
     """A generated release notebook still contains solution or hidden-test lines."""
 
 
+_EXCEPTION_LINE_RE = re.compile(r"^(\w+(Error|Exception)): (.+)$")
+
+
 def nbgrader_error(outcome: dict) -> str:
-    """The most telling line of a failed NbGraderAPI call's log and traceback."""
+    """The most telling line of a failed NbGraderAPI call: the exception behind it, else its last error."""
     text = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line for line in lines if _EXCEPTION_LINE_RE.match(line) and not line.startswith("NbGraderException")]
     errors = [line for line in lines if line.startswith("[ERROR]") and "see the" not in line.lower()]
-    return (errors or lines or ["unknown error"])[-1]
+    return (causes or errors or lines or ["unknown error"])[0 if causes else -1]
 
 
 def nbgrader_api(course: CoursePaths, **config_options):
@@ -86,27 +90,55 @@ class GenerateResult:
 def generate(module: Module, course: CoursePaths) -> GenerateResult:
     """Module source -> course/source notebook -> nbgrader generate_assignment -> leak-checked release.
 
-    A re-run replaces the previous version. If the release notebook still
-    contains a solution or hidden-test line, it is deleted and LeakError raised.
+    A re-run replaces the previous version. If nbgrader fails, or the release
+    notebook would contain a solution or hidden-test line (LeakError), the
+    previous version stays as it was.
     """
     import nbformat
 
     init_course(course)
     nb = load_module_notebook(module)
     source = course.source_notebook(module.key)
-    write_atomic(source, notebook_json(nb))
-    outcome = nbgrader_api(course).generate_assignment(module.key, force=True, create=True)
     release = course.release_notebook(module.key)
-    if not outcome["success"] or not release.is_file():
-        raise TitoError(f"nbgrader generate_assignment failed for {module.key}: {nbgrader_error(outcome)}")
-    secrets = instructor_secrets(nb)
-    leaks = find_leaks(secrets, notebook_text(nbformat.read(release, as_version=4)))
-    if leaks:
-        shutil.rmtree(release.parent)
-        raise LeakError(f"release of {module.key} would leak {len(leaks)} line(s), e.g. {leaks[0]!r}: not released")
+    with tempfile.TemporaryDirectory(prefix="tito-generate-") as tmp:
+        previous = _set_aside(source.parent, release.parent, Path(tmp))
+        write_atomic(source, notebook_json(nb))
+        outcome = nbgrader_api(course).generate_assignment(module.key, force=True, create=True)
+        if not outcome["success"] or not release.is_file():
+            previous.restore()
+            raise TitoError(f"nbgrader generate_assignment failed for {module.key}: {nbgrader_error(outcome)}")
+        secrets = instructor_secrets(nb)
+        leaks = find_leaks(secrets, notebook_text(nbformat.read(release, as_version=4)))
+        if leaks:
+            previous.restore()
+            raise LeakError(f"release of {module.key} would leak {len(leaks)} line(s), e.g. {leaks[0]!r}: not released")
     graded = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
     points = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in graded)
     return GenerateResult(module.key, source, release, len(graded), points, len(secrets))
+
+
+@dataclass
+class _SetAside:
+    """Copies of a module's course folders, put back if generating a new version fails."""
+
+    folders: dict[Path, Path | None]
+
+    def restore(self) -> None:
+        for folder, copy in self.folders.items():
+            shutil.rmtree(folder, ignore_errors=True)
+            if copy is not None:
+                shutil.copytree(copy, folder)
+
+
+def _set_aside(*folders_and_scratch: Path) -> _SetAside:
+    *folders, scratch = folders_and_scratch
+    saved: dict[Path, Path | None] = {}
+    for index, folder in enumerate(folders):
+        saved[folder] = None
+        if folder.is_dir():
+            saved[folder] = scratch / str(index)
+            shutil.copytree(folder, saved[folder])
+    return _SetAside(saved)
 
 
 def generated_modules(course: CoursePaths) -> list[str]:
