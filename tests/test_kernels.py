@@ -52,6 +52,7 @@ from tinytorch.core.kernels import (
     quantize_symmetric,
     quantized_matmul,
     quantized_relu,
+    run_in_parallel,
     split_range,
     time_kernel,
     vectorized_operations,
@@ -331,6 +332,35 @@ def test_split_range_covers_the_range_evenly(total, parts):
 def test_split_range_example():
     assert split_range(10, 3) == [(0, 4), (4, 7), (7, 10)]
     assert split_range(0, 4) == []
+
+
+def test_run_in_parallel_runs_every_piece_once_at_the_same_time():
+    meeting = threading.Barrier(4, timeout=10)  # passes only when all four pieces run at once
+    ran, lock = {}, threading.Lock()
+
+    def task(lo, hi):
+        meeting.wait()
+        with lock:
+            ran[(lo, hi)] = threading.get_ident()
+
+    pieces = split_range(10, 4)
+    run_in_parallel(task, pieces)
+    assert sorted(ran) == pieces
+    assert ran[pieces[0]] == threading.get_ident()  # the caller works on the first piece
+    assert len(set(ran.values())) == 4
+
+
+def test_run_in_parallel_without_pieces_and_with_errors():
+    run_in_parallel(lambda lo, hi: 1 / 0, [])  # nothing to run
+
+    def fail_in_a_worker(lo, hi):
+        if lo == 5:
+            raise OverflowError("piece 5")
+
+    with pytest.raises(OverflowError, match="piece 5"):
+        run_in_parallel(fail_in_a_worker, [(0, 5), (5, 9)])
+    with pytest.raises(OverflowError, match="piece 5"):
+        run_in_parallel(fail_in_a_worker, [(5, 9), (0, 5)])  # in the calling thread
 
 
 def test_blas_single_thread_limits_and_restores():

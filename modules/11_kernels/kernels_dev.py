@@ -919,12 +919,44 @@ for block in (32, 64, 128, 256, 512):
 # they go to sleep. A parallel region that starts inside that window shares the
 # cores with them. The tests wait for them to go idle first.
 #
-# Threads cost tens of microseconds to start and coordinate, so tiny inputs are not
-# worth splitting: below `SMALL_MATRIX_ROWS` rows one plain product is faster, and
-# below `PARALLEL_RELU_MIN_ELEMENTS` elements ReLU stays vectorized.
+# Threads are not free: starting one costs about 0.1 ms on this machine. So the
+# calling thread works too — it takes the first piece itself while one new thread
+# takes each of the others (`run_in_parallel`, the one piece of threading code both
+# parallel kernels share) — and tiny inputs are not split at all: below
+# `SMALL_MATRIX_ROWS` rows one plain product is faster, and below
+# `PARALLEL_RELU_MIN_ELEMENTS` elements ReLU stays vectorized.
 
 # %% nbgrader={"grade": false, "grade_id": "parallel-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
+def run_in_parallel(task: Callable[[int, int], None], pieces: Sequence[tuple[int, int]]) -> None:
+    """Run `task(lo, hi)` for every piece, all pieces at the same time.
+
+    The calling thread is one of the workers: it runs the first piece itself while
+    one new thread runs each of the others (starting a thread costs about 0.1 ms
+    here, and the caller would only wait otherwise). Returns when every piece is
+    done; an exception in any piece propagates.
+
+    TODO: with a `ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1))`, submit
+    `task` for `pieces[1:]`, run `task(*pieces[0])` in the calling thread, then call
+    `.result()` on every future. No pieces: nothing to do.
+
+    Example:
+        >>> out = np.zeros(6)
+        >>> run_in_parallel(lambda lo, hi: out[lo:hi].fill(lo), split_range(6, 3))
+        >>> out.tolist()
+        [0.0, 0.0, 2.0, 2.0, 4.0, 4.0]
+    """
+    ### BEGIN SOLUTION
+    if not pieces:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1)) as pool:
+        futures = [pool.submit(task, lo, hi) for lo, hi in pieces[1:]]
+        task(*pieces[0])
+        for future in futures:
+            future.result()
+    ### END SOLUTION
+
+
 def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor | np.ndarray:
     """Row-split matrix product on `num_processes` threads that run at the same time.
 
@@ -933,10 +965,8 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
     the plain product `a @ b`. Otherwise:
         1. `C = np.empty((m, n), dtype)`, the one output;
         2. split the rows with `split_range(m, workers)`;
-        3. inside `with blas_single_thread():` (once, around the whole region), run
-           one task per piece on a `ThreadPoolExecutor(max_workers=workers)`; each
-           task does `np.matmul(a[lo:hi], b, out=C[lo:hi])`;
-        4. call `.result()` on every future, so an exception in a worker propagates.
+        3. inside `with blas_single_thread():` (once, around the whole region),
+           `run_in_parallel` a task that does `np.matmul(a[lo:hi], b, out=C[lo:hi])`.
 
     Example:
         >>> A = np.ones((64, 8), np.float32)
@@ -957,10 +987,8 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
     def multiply_rows(lo: int, hi: int) -> None:
         np.matmul(a[lo:hi], b, out=c[lo:hi])
 
-    pieces = split_range(m, workers)
-    with blas_single_thread(), ThreadPoolExecutor(max_workers=len(pieces)) as pool:
-        for future in [pool.submit(multiply_rows, lo, hi) for lo, hi in pieces]:
-            future.result()
+    with blas_single_thread():
+        run_in_parallel(multiply_rows, split_range(m, workers))
     return _like_input(c, A)
     ### END SOLUTION
 
@@ -973,8 +1001,9 @@ def parallel_relu(x: Any, num_workers: int = DEFAULT_NUM_WORKERS) -> Tensor | np
         1. make the input C-contiguous (`np.ascontiguousarray`, no copy when it already
            is) and allocate `out = np.empty_like(...)`;
         2. take flat views of both (`reshape(-1)`), split with `split_range`;
-        3. each task runs `np.maximum(src[lo:hi], zero, out=dst[lo:hi])` with `zero` of
-           the input dtype; no concatenation, the shape is preserved.
+        3. `run_in_parallel` a task that runs `np.maximum(src[lo:hi], zero,
+           out=dst[lo:hi])` with `zero` of the input dtype; no concatenation, the
+           shape is preserved.
 
     Why it is faster although ReLU does almost no arithmetic: one core cannot pull the
     full memory bandwidth, and the first write to each fresh output page costs a page
@@ -997,10 +1026,7 @@ def parallel_relu(x: Any, num_workers: int = DEFAULT_NUM_WORKERS) -> Tensor | np
     def relu_chunk(lo: int, hi: int) -> None:
         np.maximum(flat_src[lo:hi], zero, out=flat_out[lo:hi])
 
-    pieces = split_range(flat_src.size, workers)
-    with ThreadPoolExecutor(max_workers=len(pieces)) as pool:
-        for future in [pool.submit(relu_chunk, lo, hi) for lo, hi in pieces]:
-            future.result()
+    run_in_parallel(relu_chunk, split_range(flat_src.size, workers))
     return _like_input(out, x)
     ### END SOLUTION
 
@@ -1032,6 +1058,23 @@ def parallel_batch_processing(batch_data: Iterable[Any], operation: Callable[[An
 
 # %% nbgrader={"grade": true, "grade_id": "test-matmul-parallel", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_matmul_parallel():
+    calls, lock = [], threading.Lock()
+    meeting = threading.Barrier(3, timeout=10)  # passes only when three pieces run at the same time
+
+    def record(lo, hi):
+        meeting.wait()
+        with lock:
+            calls.append((lo, hi))
+
+    run_in_parallel(record, [(0, 2), (2, 4), (4, 5)])
+    assert sorted(calls) == [(0, 2), (2, 4), (4, 5)], f"every piece should run exactly once, got {sorted(calls)}"
+    try:
+        run_in_parallel(lambda lo, hi: 1 / (lo - 3), [(0, 1), (3, 4)])
+    except ZeroDivisionError:
+        pass
+    else:
+        raise AssertionError("an exception in a piece should propagate out of run_in_parallel")
+
     rng = np.random.default_rng(8)
     for (m, k, n), workers in (((100, 30, 20), 2), ((97, 13, 5), 3), ((25, 8, 8), 7), ((19, 4, 4), 2),
                                ((40, 0, 3), 2), ((0, 3, 3), 2), ((64, 16, 0), 4), ((21, 5, 5), 64)):
@@ -1152,9 +1195,8 @@ over_c = np.empty_like(over_a)
 
 
 def oversubscribed_product(workers: int = 2) -> None:
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for lo, hi in split_range(768, workers):
-            pool.submit(np.matmul, over_a[lo:hi], over_a, out=over_c[lo:hi])
+    """matmul_parallel without blas_single_thread: every worker's BLAS call starts its own threads."""
+    run_in_parallel(lambda lo, hi: np.matmul(over_a[lo:hi], over_a, out=over_c[lo:hi]), split_range(768, workers))
 
 
 let_blas_threads_idle()
