@@ -70,3 +70,8 @@ def test_course_steps_on_a_scratch_module(tmp_path):
     with pytest.raises(TitoError, match="no collected submission"):
         autograde(course, KEY, students=["cyd"])
     assert json.loads(course.outcome_file(KEY, "bob").read_text())["status"] == "graded"
+
+    from tito.grading.autograding import _course_lock
+
+    with _course_lock(course), pytest.raises(TitoError, match="another `tito nbgrader autograde` is running"):
+        autograde(course, KEY)

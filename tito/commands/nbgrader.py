@@ -173,6 +173,9 @@ def run_autograde(args: argparse.Namespace) -> int:
         outcomes = autograde(course, key, students=args.student, workers=args.workers,
                              cell_timeout=args.timeout or DEFAULT_CELL_TIMEOUT, project_root=root,
                              on_outcome=finished, on_start=started)
+    if not outcomes:
+        console.print(f"[yellow]no collected submissions of {key}:[/] run `tito nbgrader collect {key}` first")
+        return 0
     table = Table(title=f"{key}: {len(outcomes)} submission(s) graded with {args.workers} worker(s)")
     for column in ("student", "score", "status", "failing tests"):
         table.add_column(column, overflow="fold")

@@ -267,10 +267,6 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
     Every submission ends with an Outcome (saved under course/outcomes), whatever
     its notebook does; `on_outcome` is called as each one finishes.
     """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
     require_course(course)
     if workers < 1:
         raise TitoError(f"--workers must be at least 1, got {workers}")
@@ -285,12 +281,7 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
     if on_start is not None:
         on_start(len(todo))
     settings = SandboxSettings(limits=limits or SandboxLimits(),
-                               threads=max(1, (os.cpu_count() or 1) // workers),
                                hide=tuple(hidden_package_files(project_root, module_key)))
-    from tito.grading.sandbox import install_kernel_spec
-
-    install_kernel_spec()
-    grader = Autograder(course, module_key, cell_timeout, settings)
     outcomes: list[Outcome] = []
 
     def record(outcome: Outcome) -> None:
@@ -301,7 +292,22 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
 
     from sqlalchemy.exc import SAWarning
 
-    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session warnings, not ours to act on
+    from tito.grading.sandbox import install_kernel_spec
+
+    with _course_lock(course), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session warnings, not ours to act on
+        install_kernel_spec()
+        grader = Autograder(course, module_key, cell_timeout, settings)
+        _grade_all(grader, todo, workers, record)
+    return outcomes
+
+
+def _grade_all(grader: Autograder, todo: deque, workers: int, record: Callable[[Outcome], None]) -> None:
+    """Step 1 and 3 here, step 2 in a pool of `workers` processes, until every submission has an outcome."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     context = multiprocessing.get_context("spawn")
 
     def new_pool() -> ProcessPoolExecutor:
@@ -335,7 +341,7 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
                     retry.append(prepared)
                     continue
                 except Exception as exc:  # a bug in the worker, not the student's doing
-                    result = ExecutionResult(prepared.student, module_key, error=f"grading worker failed: {exc}")
+                    result = ExecutionResult(prepared.student, grader.module, error=f"grading worker failed: {exc}")
                 if result.notebook_json is None:
                     record(grader.failed(prepared.student, result.error or "no notebook came back", prepared.started))
                 else:
@@ -354,4 +360,16 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
                     running[pool.submit(run_job, prepared.job)] = prepared
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return outcomes
+
+
+def _course_lock(course: CoursePaths):
+    """One autograde at a time per course: a second one would grade the same submissions twice."""
+    import fcntl
+
+    handle = open(course.root / ".autograde.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise TitoError(f"another `tito nbgrader autograde` is running on {course.root}: wait for it to finish") from None
+    return handle  # a file object: `with` releases the lock by closing it

@@ -33,6 +33,7 @@ from tito.grading.sandbox import (
 INTERRUPT_GRACE = 10.0  # seconds a timed-out cell has to answer the interrupt before its kernel is killed
 MAX_OUTPUT_BYTES = 32 * 1024 * 1024  # all outputs of one notebook
 WATCH_INTERVAL = 0.25
+PROCESS_CHECK_INTERVAL = 1.0  # scanning /proc for the sandbox user's tasks costs a few milliseconds
 NPROC_MARGIN = 8  # this close to the process limit counts as a fork bomb
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 NOT_RUN_ENAME = "NotRun"
@@ -145,6 +146,7 @@ class Watchdog:
             kill_uid_processes(self.uid)
 
     def _watch(self) -> None:
+        next_process_check = 0.0
         while not self._stop.wait(WATCH_INTERVAL):
             with self._lock:
                 cell, started = self._cell, self._started
@@ -155,8 +157,10 @@ class Watchdog:
                 self._kill_kernel("timeout")
             elif output > MAX_OUTPUT_BYTES:
                 self._kill_kernel("output")
-            elif self._near_process_limit():  # a fork bomb: everything but the kernel goes
-                self._kill_strays()
+            elif time.monotonic() >= next_process_check:
+                next_process_check = time.monotonic() + PROCESS_CHECK_INTERVAL
+                if self._near_process_limit():  # a fork bomb: everything but the kernel goes
+                    self._kill_strays()
 
 
 def mark_unexecuted_graded_cells(nb, reason: str) -> list[int]:

@@ -252,6 +252,11 @@ def main(argv: list[str] | None = None) -> None:
         drop_privileges(uid)
     os.chdir(workdir)
     os.umask(0o077)
+    # Kernel output travels over Jupyter's sockets; what student code writes to fd 1 goes nowhere,
+    # not into the grader's terminal.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
     os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file), *kernel_args], env)
 
 
