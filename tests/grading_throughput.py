@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--module", default="11")
     parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--with-one-worker", action="store_true",
+                        help="also time `tito nbgrader autograde --workers 1` (whole machine per kernel, as plain nbgrader)")
     args = parser.parse_args()
 
     from tito.grading.autograding import load_outcome
@@ -72,8 +74,12 @@ def main() -> None:
 
         plain = timed([str(bin_dir / "nbgrader"), "autograde", module.key, "--force"], course.root, env)
         plain_scores = scores(course, module.key)
-        ours = timed([str(bin_dir / "tito"), "nbgrader", "autograde", module.key, "--workers", str(args.workers),
-                      "--course", str(course.root)], REPO, env)
+        tito_autograde = [str(bin_dir / "tito"), "nbgrader", "autograde", module.key, "--course", str(course.root)]
+        single = None
+        if args.with_one_worker:
+            single = timed([*tito_autograde, "--workers", "1"], REPO, env)
+            single_outcomes = [load_outcome(course, module.key, s) for s in students]
+        ours = timed([*tito_autograde, "--workers", str(args.workers)], REPO, env)
         our_scores = scores(course, module.key)
         outcomes = [load_outcome(course, module.key, s) for s in students]
 
@@ -87,6 +93,10 @@ def main() -> None:
     print(f"per-notebook grading time with {args.workers} workers: median {statistics.median(per_notebook):.1f} s, "
           f"max {max(per_notebook):.1f} s (checks + sanitize + sandboxed execution + saving grades)")
     print(f"plain nbgrader, per notebook: {plain / n:.1f} s of wall time")
+    if single is not None:
+        median_single = statistics.median(o.seconds for o in single_outcomes if o is not None)
+        print(f"tito nbgrader autograde --workers 1: {single:7.1f} s  {60 * n / single:6.1f} notebooks/min, "
+              f"per notebook median {median_single:.1f} s")
     print(f"full marks in both runs: {len(full)}/{n}")
     if len(full) != n:
         raise SystemExit("some reference submissions lost points: "
