@@ -4,10 +4,11 @@ The notebook is executed by `tito.moduletest.execute_notebook` (nbclient, errors
 allowed, interrupt on timeout) in the `tinytorch-sandbox` kernel. A watchdog
 thread enforces what nbclient alone does not: a kernel that ignores the
 timeout's interrupt is killed `INTERRUPT_GRACE` seconds later, a kernel that
-floods output past `MAX_OUTPUT_BYTES` is killed, and after a timed-out cell,
-whenever the sandbox user nears its process limit (a fork bomb), and at the
-end, every process of that user except the kernel is killed and counted. Graded cells that never ran because the
-kernel stopped get an error output, so nbgrader gives them no points.
+floods output past `MAX_OUTPUT_BYTES` is killed, and every process of the
+sandbox user except the kernel is killed (and counted) after a timed-out cell,
+whenever the user nears its process limit (a fork bomb), and at the end.
+Graded cells that never ran because the kernel stopped get an error output,
+so nbgrader gives them no points.
 """
 
 from __future__ import annotations
@@ -209,13 +210,15 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
             watchdog.strays_killed += kill_strays(uid, watchdog.kernel_pid)
             kill_uid_processes(uid)
     execution_error = nb.metadata.pop("tito_execution_error", "")
+    if "CellTimeoutError" in execution_error and watchdog.current is not None:
+        watchdog.timed_out.append(watchdog.current)  # nbclient gave up on the cell itself
     result.timed_out_cells = sorted(set(watchdog.timed_out))
     result.killed_for = watchdog.killed_for
     result.strays_killed = watchdog.strays_killed
     result.kernel_died = "DeadKernelError" in execution_error or bool(watchdog.killed_for)
-    if result.kernel_died or result.error:
+    if execution_error or result.kernel_died or result.error:  # the run stopped before the last cell
         result.died_in_cell = watchdog.current
-        if watchdog.killed_for == "timeout":
+        if watchdog.killed_for == "timeout" or "CellTimeoutError" in execution_error:
             reason = "not run: the kernel was stopped after a cell ran past the time limit"
         elif watchdog.killed_for == "output":
             reason = f"not run: the kernel was stopped after writing more than {MAX_OUTPUT_BYTES // 2**20} MB of output"
