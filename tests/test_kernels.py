@@ -265,6 +265,32 @@ def test_matmul_parallel_leaves_blas_threads_as_they_were():
     assert blas_threads() == before
 
 
+def test_matmul_parallel_runs_its_row_pieces_with_one_blas_thread(monkeypatch):
+    seen = []
+    original = kernels.run_in_parallel
+
+    def spy(task, pieces):
+        seen.append((list(pieces), blas_threads()))
+        return original(task, pieces)
+
+    monkeypatch.setattr(kernels, "run_in_parallel", spy)
+    a = np.random.default_rng(1).standard_normal((90, 8))
+    np.testing.assert_allclose(matmul_parallel(a, a.T, num_processes=3), a @ a.T)
+    assert seen == [(split_range(90, 3), [1] * len(blas_threads()))]
+    matmul_parallel(a[:SMALL_MATRIX_ROWS - 1], a.T, num_processes=3)
+    assert len(seen) == 1  # small matrices: one plain product, no threads
+
+
+def test_parallel_relu_runs_its_chunks_through_run_in_parallel(monkeypatch):
+    seen = []
+    original = kernels.run_in_parallel
+    monkeypatch.setattr(kernels, "run_in_parallel", lambda task, pieces: seen.append(list(pieces)) or original(task, pieces))
+    parallel_relu(np.ones((40, 50)), num_workers=3)
+    assert seen == [split_range(2000, 3)]
+    parallel_relu(np.ones(PARALLEL_RELU_MIN_ELEMENTS - 1))
+    assert len(seen) == 1
+
+
 def test_matmul_parallel_propagates_errors_from_the_workers(monkeypatch):
     def failing_matmul(*args, **kwargs):
         raise FloatingPointError("worker failed")
