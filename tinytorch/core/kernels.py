@@ -9,7 +9,7 @@ __all__ = ['BLOCK_ALIGN', 'MIN_BLOCK_SIZE', 'DEFAULT_BLOCK_SIZE', 'LLC_FRACTION'
            'TENSOR_CORE_PEAK_RATIO', 'KNOWN_DATA_TYPES', 'DATA_TYPE_ALIASES', 'FUSION_KINDS', 'FUSION_TRAFFIC',
            'split_range', 'blas_single_thread', 'time_kernel', 'matmul_baseline', 'matmul_custom', 'matmul_vectorized',
            'vectorized_relu', 'vectorized_operations', 'choose_block_size', 'matmul_cache_optimized',
-           'cache_friendly_matmul', 'matmul_parallel', 'parallel_relu', 'parallel_batch_processing',
+           'cache_friendly_matmul', 'run_in_parallel', 'matmul_parallel', 'parallel_relu', 'parallel_batch_processing',
            'quantize_symmetric', 'int8_matmul', 'quantized_matmul', 'quantized_relu', 'warp_memory_transactions',
            'bank_conflict_degree', 'ring_allreduce_seconds', 'KernelOptimizationProfiler']
 
@@ -152,7 +152,9 @@ def blas_single_thread() -> Iterator[None]:
     """Limit BLAS to one thread for the duration of a parallel region.
 
     The limit is process-global, so it is taken once by the outermost region and
-    restored when the last nested or concurrent region ends.
+    restored when the last nested or concurrent region ends. Enter it from the main
+    thread: the OpenBLAS shipped with NumPy ignores thread-count changes made from
+    other threads once the main thread has made one.
     """
     global _blas_regions, _blas_limiter
     with _blas_lock:
@@ -250,14 +252,15 @@ def vectorized_relu(x: Any) -> Tensor | np.ndarray:
 
     TODO: convert with `_as_array`, apply `np.maximum` against a zero *of the same
     dtype* (`np.zeros((), dtype=arr.dtype)`, so int8 stays int8 and bool stays bool),
-    wrap with `_like_input`.
+    wrap with `_like_input`. NumPy turns a 0-d result into a scalar: `np.asarray`
+    keeps it an array.
 
     Example:
         >>> vectorized_relu(np.array([-1.5, 0.0, 2.0], dtype=np.float32))
         array([0., 0., 2.], dtype=float32)
     """
     arr = _as_array(x, "vectorized_relu: x")
-    return _like_input(np.maximum(arr, np.zeros((), dtype=arr.dtype)), x)
+    return _like_input(np.asarray(np.maximum(arr, np.zeros((), dtype=arr.dtype))), x)
 
 
 def vectorized_operations(x: Any, y: Any) -> dict[str, Any]:
@@ -275,7 +278,7 @@ def vectorized_operations(x: Any, y: Any) -> dict[str, Any]:
 
     Example:
         >>> ops = vectorized_operations(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
-        >>> ops["dot_product"], ops["euclidean_distance"]
+        >>> float(ops["dot_product"]), float(ops["euclidean_distance"])
         (11.0, 2.8284271247461903)
     """
     a, b = _as_array(x, "vectorized_operations: x"), _as_array(y, "vectorized_operations: y")
@@ -385,6 +388,33 @@ def cache_friendly_matmul(A: Any, B: Any, block_size: int = TEACHING_BLOCK_SIZE)
 
 
 # %% ../../modules/11_kernels/kernels_dev.ipynb #parallel-solution
+def run_in_parallel(task: Callable[[int, int], None], pieces: Sequence[tuple[int, int]]) -> None:
+    """Run `task(lo, hi)` for every piece, all pieces at the same time.
+
+    The calling thread is one of the workers: it runs the first piece itself while
+    one new thread runs each of the others (starting a thread costs about 0.1 ms
+    here, and the caller would only wait otherwise). Returns when every piece is
+    done; an exception in any piece propagates.
+
+    TODO: with a `ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1))`, submit
+    `task` for `pieces[1:]`, run `task(*pieces[0])` in the calling thread, then call
+    `.result()` on every future. No pieces: nothing to do.
+
+    Example:
+        >>> out = np.zeros(6)
+        >>> run_in_parallel(lambda lo, hi: out[lo:hi].fill(lo), split_range(6, 3))
+        >>> out.tolist()
+        [0.0, 0.0, 2.0, 2.0, 4.0, 4.0]
+    """
+    if not pieces:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1)) as pool:
+        futures = [pool.submit(task, lo, hi) for lo, hi in pieces[1:]]
+        task(*pieces[0])
+        for future in futures:
+            future.result()
+
+
 def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor | np.ndarray:
     """Row-split matrix product on `num_processes` threads that run at the same time.
 
@@ -393,10 +423,8 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
     the plain product `a @ b`. Otherwise:
         1. `C = np.empty((m, n), dtype)`, the one output;
         2. split the rows with `split_range(m, workers)`;
-        3. inside `with blas_single_thread():` (once, around the whole region), run
-           one task per piece on a `ThreadPoolExecutor(max_workers=workers)`; each
-           task does `np.matmul(a[lo:hi], b, out=C[lo:hi])`;
-        4. call `.result()` on every future, so an exception in a worker propagates.
+        3. inside `with blas_single_thread():` (once, around the whole region),
+           `run_in_parallel` a task that does `np.matmul(a[lo:hi], b, out=C[lo:hi])`.
 
     Example:
         >>> A = np.ones((64, 8), np.float32)
@@ -416,10 +444,8 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
     def multiply_rows(lo: int, hi: int) -> None:
         np.matmul(a[lo:hi], b, out=c[lo:hi])
 
-    pieces = split_range(m, workers)
-    with blas_single_thread(), ThreadPoolExecutor(max_workers=len(pieces)) as pool:
-        for future in [pool.submit(multiply_rows, lo, hi) for lo, hi in pieces]:
-            future.result()
+    with blas_single_thread():
+        run_in_parallel(multiply_rows, split_range(m, workers))
     return _like_input(c, A)
 
 
@@ -431,8 +457,9 @@ def parallel_relu(x: Any, num_workers: int = DEFAULT_NUM_WORKERS) -> Tensor | np
         1. make the input C-contiguous (`np.ascontiguousarray`, no copy when it already
            is) and allocate `out = np.empty_like(...)`;
         2. take flat views of both (`reshape(-1)`), split with `split_range`;
-        3. each task runs `np.maximum(src[lo:hi], zero, out=dst[lo:hi])` with `zero` of
-           the input dtype; no concatenation, the shape is preserved.
+        3. `run_in_parallel` a task that runs `np.maximum(src[lo:hi], zero,
+           out=dst[lo:hi])` with `zero` of the input dtype; no concatenation, the
+           shape is preserved.
 
     Why it is faster although ReLU does almost no arithmetic: one core cannot pull the
     full memory bandwidth, and the first write to each fresh output page costs a page
@@ -454,10 +481,7 @@ def parallel_relu(x: Any, num_workers: int = DEFAULT_NUM_WORKERS) -> Tensor | np
     def relu_chunk(lo: int, hi: int) -> None:
         np.maximum(flat_src[lo:hi], zero, out=flat_out[lo:hi])
 
-    pieces = split_range(flat_src.size, workers)
-    with ThreadPoolExecutor(max_workers=len(pieces)) as pool:
-        for future in [pool.submit(relu_chunk, lo, hi) for lo, hi in pieces]:
-            future.result()
+    run_in_parallel(relu_chunk, split_range(flat_src.size, workers))
     return _like_input(out, x)
 
 
@@ -495,8 +519,11 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
           or an empty array) use 1.0, any positive scale gives q = 0 then.
         - A given scale must be finite and positive (`_positive_scale`).
         - Non-finite values (inf, nan) cannot be quantized: ValueError.
-        - Compute in x's float dtype (integers in float64): divide, `np.rint`, `np.clip`
-          to ±INT8_LIMIT, then cast to int8 — clip *before* the cast, or 200 wraps to -56.
+        - Divide in x's float dtype when it is float32/float64 and the scale is a normal
+          number of it (`np.finfo(dtype).tiny`), else in float64 (integers, float16,
+          tiny scales); a quotient beyond the float range saturates like any other.
+          Then `np.rint`, `np.clip` to ±INT8_LIMIT, and cast to int8 — clip *before*
+          the cast, or 200 wraps to -56. (`np.asarray` keeps a 0-d input an array.)
 
     Example:
         >>> quantize_symmetric(np.array([-1.0, 0.5, 3.0]), scale=0.02)   # 3.0 / 0.02 = 150 saturates
@@ -511,7 +538,10 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
         scale = largest / INT8_LIMIT if largest > 0 else 1.0
     else:
         scale = _positive_scale(scale, "scale")
-    scaled = np.divide(values, scale)
+    # Divide in x's precision when the scale is a normal number of it (float32/64), else in float64.
+    same_precision = values.dtype.itemsize >= 4 and scale >= np.finfo(values.dtype).tiny
+    with np.errstate(over="ignore"):  # beyond the float range is beyond 127 too: it saturates
+        scaled = np.asarray(np.divide(values, scale, dtype=values.dtype if same_precision else np.float64))
     np.rint(scaled, out=scaled)
     np.clip(scaled, -INT8_LIMIT, INT8_LIMIT, out=scaled)
     return scaled.astype(np.int8), scale
@@ -589,7 +619,7 @@ def quantized_relu(x: Any, scale: float | None = None) -> Tensor | np.ndarray:
     """
     arr = _as_array(x, "quantized_relu: x")
     q, used_scale = quantize_symmetric(arr, scale)
-    out = np.maximum(q, np.int8(0)).astype(np.result_type(arr.dtype, 1.0))
+    out = np.asarray(np.maximum(q, np.int8(0))).astype(np.result_type(arr.dtype, 1.0))
     out *= used_scale
     return _like_input(out, x)
 
