@@ -9,6 +9,7 @@ import io
 import json
 import math
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -226,6 +227,23 @@ def test_cli_help_lists_the_options():
     done = run_tito("benchmark", "kernels", "--help", timeout=60)
     assert done.returncode == 0
     assert "--quick" in done.stdout and "--output" in done.stdout
+
+
+def test_alternating_medians_blocks_and_bounds():
+    from tito.benchmark import alternating_medians
+
+    calls = {"first": 0, "second": 0}
+
+    def first():
+        calls["first"] += 1
+        time.sleep(0.002)
+
+    def second():
+        calls["second"] += 1
+
+    slow, fast = alternating_medians(first, second, repeats=3, rounds=2)
+    assert calls == {"first": 6, "second": 6}  # 2 blocks x (1 warm-up + ceil(3 / 2) timed)
+    assert slow >= 0.002 and fast >= 0.0
 
 
 def test_import_time_of_a_silent_and_a_printing_module():

@@ -13,8 +13,12 @@ the formula next to it:
 - % of peak: GFLOP/s over the measured peak matmul GFLOP/s, or GB/s over the measured
   stream-copy bandwidth (both from `tinytorch.utils.profiler.detect_hardware`)
 - speedup = baseline seconds / kernel seconds at the same size
-- target ratios: medians of interleaved calls of the two contenders, so that a
-  change in machine load hits both alike
+- target ratios: medians over alternating blocks of calls of the two contenders,
+  so that a change in machine load hits both alike
+
+OpenBLAS worker threads keep spinning for about 0.1 s after a multithreaded product;
+a kernel measured inside that window shares the cores with them. Every measurement
+block therefore starts after BLAS_SETTLE_SECONDS of sleep.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ QUICK_REPEATS = 3
 NAIVE_REPEATS = 3
 TARGET_REPEATS = 11
 OVERHEAD_REPEATS = 41  # a 5% difference at n=256 (~0.3 ms) needs many samples
+TARGET_ROUNDS = 3  # alternating blocks per contender in a target comparison
+BLAS_SETTLE_SECONDS = 0.2  # OpenBLAS threads spin ~0.1 s after a multithreaded call
 IMPORT_RUNS = 3
 KERNELS_MODULE = "tinytorch.core.kernels"
 JSON_NAME = "kernels.json"
@@ -95,15 +101,26 @@ def median_time(func: Callable[[], Any], repeats: int, limit: Limit | None = Non
     return statistics.median(_seconds(func, limit) for _ in range(repeats)), result
 
 
-def interleaved_medians(first: Callable[[], Any], second: Callable[[], Any], repeats: int,
-                        second_limit: Limit | None = None) -> tuple[float, float]:
-    """Median seconds of `first` and of `second`, called alternately after one warm-up each."""
-    _call(first)
-    _call(second, second_limit)
+def let_blas_settle() -> None:
+    """Sleep until BLAS worker threads of an earlier multithreaded call have stopped spinning."""
+    time.sleep(BLAS_SETTLE_SECONDS)
+
+
+def alternating_medians(first: Callable[[], Any], second: Callable[[], Any], repeats: int,
+                        rounds: int = TARGET_ROUNDS, second_limit: Limit | None = None) -> tuple[float, float]:
+    """Median seconds of `first` and of `second` over `rounds` alternating blocks.
+
+    Each block lets BLAS settle, makes one warm-up call, then times
+    ceil(repeats / rounds) calls of one contender. Blocks, not single alternating
+    calls, so that neither contender runs inside the other's BLAS spin window.
+    """
+    per_block = -(-repeats // rounds)
     first_times, second_times = [], []
-    for _ in range(repeats):
-        first_times.append(_seconds(first))
-        second_times.append(_seconds(second, second_limit))
+    for _ in range(rounds):
+        for func, limit, times in ((first, None, first_times), (second, second_limit, second_times)):
+            let_blas_settle()
+            _call(func, limit)
+            times.extend(_seconds(func, limit) for _ in range(per_block))
     return statistics.median(first_times), statistics.median(second_times)
 
 
@@ -209,6 +226,7 @@ def measure_matmul(kernels, n: int, repeats: int, peak_gflops: float, progress: 
     rows = []
     for kernel, call, expected, tolerance, kernel_repeats, limit in candidates:
         progress(f"matmul n={n}: {kernel}")
+        let_blas_settle()
         try:
             seconds, result = median_time(call, kernel_repeats, limit)
             row = _row(kernel, seconds, result, expected, tolerance)
@@ -246,6 +264,7 @@ def measure_relu(kernels, elements: int, repeats: int, bandwidth_gbs: float, pro
     rows = []
     for kernel, call, expected, tolerance in candidates:
         progress(f"relu {elements:.0e} elements: {kernel}")
+        let_blas_settle()
         try:
             seconds, result = median_time(call, repeats)
             row = _row(kernel, seconds, result, expected, tolerance)
@@ -321,26 +340,29 @@ def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, 
     """The target ratios of the course issue, each measured within this run."""
     sizes = QUICK_TARGET_SIZES if quick else TARGET_SIZES
     repeats = QUICK_REPEATS if quick else TARGET_REPEATS
+    rounds = 1 if quick else TARGET_ROUNDS
     targets = []
 
     n = sizes["matmul"]
     a, b = matmul_inputs(n)
     progress(f"target: matmul_parallel(num_processes=2) vs 1-thread BLAS, n={n}")
-    parallel_2, single = interleaved_medians(lambda: kernels.matmul_parallel(a, b, num_processes=2), lambda: a @ b,
-                                             repeats, second_limit=one_blas_thread())
+    parallel_2, single = alternating_medians(lambda: kernels.matmul_parallel(a, b, num_processes=2), lambda: a @ b,
+                                             repeats, rounds, second_limit=one_blas_thread())
     targets.append(_target("parallel_vs_single_thread_blas",
                            f"matmul_parallel(num_processes=2) vs single-thread BLAS @, n={n} float32 (speedup)",
                            single / parallel_2, 1.8, True, "x", n, kernel_seconds=parallel_2, baseline_seconds=single))
 
     progress(f"target: matmul_parallel default vs multithreaded numpy @, n={n}")
-    parallel_default, numpy_at = interleaved_medians(lambda: kernels.matmul_parallel(a, b), lambda: a @ b, repeats)
+    parallel_default, numpy_at = alternating_medians(lambda: kernels.matmul_parallel(a, b), lambda: a @ b,
+                                                     repeats, rounds)
     targets.append(_target("parallel_vs_numpy_multithreaded",
                            f"matmul_parallel (default workers) vs numpy's multithreaded @, n={n} float32 (speedup)",
                            numpy_at / parallel_default, 0.95, True, "x", n,
                            kernel_seconds=parallel_default, baseline_seconds=numpy_at))
 
     progress(f"target: matmul_cache_optimized vs numpy @, n={n}")
-    blocked, numpy_at = interleaved_medians(lambda: kernels.matmul_cache_optimized(a, b), lambda: a @ b, repeats)
+    blocked, numpy_at = alternating_medians(lambda: kernels.matmul_cache_optimized(a, b), lambda: a @ b,
+                                            repeats, rounds)
     targets.append(_target("cache_optimized_vs_numpy",
                            f"matmul_cache_optimized (default block) time relative to numpy @, n={n} float32",
                            blocked / numpy_at, 1.3, False, "x time", n, kernel_seconds=blocked, baseline_seconds=numpy_at))
@@ -353,8 +375,8 @@ def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, 
     product = kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)  # scale 1: q is the int8 data itself
     product = np.asarray(getattr(product, "data", product), dtype=np.float64)
     exact_match = bool(product.shape == exact.shape and np.array_equal(product, exact.astype(np.float64)))
-    quantized, int32_at = interleaved_medians(lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0),
-                                              lambda: a32 @ b32, max(3, repeats // 3))
+    quantized, int32_at = alternating_medians(lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0),
+                                              lambda: a32 @ b32, max(3, repeats // 3), rounds)
     speedup = int32_at / quantized
     target = _target("quantized_vs_numpy_int32",
                      f"quantized_matmul vs numpy int32 @ on the same int8 data, n={n} (speedup; product equal to int64 reference)",
@@ -366,7 +388,8 @@ def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, 
     elements = sizes["relu"]
     x = relu_input(elements)
     progress(f"target: parallel_relu vs vectorized_relu, {elements:.0e} elements")
-    parallel, vectorized = interleaved_medians(lambda: kernels.parallel_relu(x), lambda: kernels.vectorized_relu(x), repeats)
+    parallel, vectorized = alternating_medians(lambda: kernels.parallel_relu(x), lambda: kernels.vectorized_relu(x),
+                                               repeats, rounds)
     targets.append(_target("parallel_relu_vs_vectorized",
                            f"parallel_relu vs vectorized_relu, {elements:.0e} float32 elements (speedup)",
                            vectorized / parallel, 1.5, True, "x", elements, kernel_seconds=parallel, baseline_seconds=vectorized))
@@ -374,8 +397,8 @@ def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, 
     n = sizes["overhead"]
     a, b = matmul_inputs(n)
     progress(f"target: matmul_vectorized overhead vs raw @, n={n}")
-    wrapped, raw = interleaved_medians(lambda: kernels.matmul_vectorized(a, b), lambda: a @ b,
-                                       OVERHEAD_REPEATS if not quick else repeats)
+    wrapped, raw = alternating_medians(lambda: kernels.matmul_vectorized(a, b), lambda: a @ b,
+                                       OVERHEAD_REPEATS if not quick else repeats, rounds)
     targets.append(_target("vectorized_overhead",
                            f"matmul_vectorized time over raw numpy @, n={n} float32 (overhead, %)",
                            100.0 * (wrapped / raw - 1.0), 5.0, False, "%", n, kernel_seconds=wrapped, baseline_seconds=raw))
