@@ -54,7 +54,7 @@ def main() -> None:
                         help="also time `tito nbgrader autograde --workers 1` (whole machine per kernel, as plain nbgrader)")
     args = parser.parse_args()
 
-    from tito.grading.autograding import load_outcome
+    from tito.grading.outcomes import load_outcome
     from tito.grading.course import collect, generate, release, submit
     from tito.grading.paths import CoursePaths
     from tito.project import resolve_module

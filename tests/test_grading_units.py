@@ -192,3 +192,14 @@ def test_cli_on_a_missing_course_says_what_to_run(tmp_path):
 def test_cli_unknown_module_exits_2(tmp_path):
     result = run_tito("nbgrader", "generate", "99_nothing", "--course", str(tmp_path / "course"))
     assert result.returncode == 2 and "unknown module '99_nothing'" in result.stderr
+
+
+def test_long_outputs_are_merged_and_cut():
+    from tito.grading.execution import TRUNCATION_NOTE, truncate_outputs
+
+    nb = new_notebook(cells=[new_code_cell("spam()")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 60) for _ in range(10)]
+    nb.cells[0].outputs.insert(5, nbformat.v4.new_output("stream", name="stderr", text="warning\n"))
+    truncate_outputs(nb, limit=100)
+    texts = [(o["name"], o["text"]) for o in nb.cells[0].outputs]
+    assert texts == [("stdout", "x" * 100 + TRUNCATION_NOTE), ("stderr", "warning\n"), ("stdout", "x" * 100 + TRUNCATION_NOTE)]

@@ -16,7 +16,7 @@ _EXPORTS = {
     "init_course": "course", "generate": "course", "release": "course", "submit": "course",
     "collect": "course", "submitted_students": "course", "resolve_course_module": "course",
     "generated_modules": "course",
-    "autograde": "autograding", "Outcome": "autograding", "load_outcome": "autograding",
+    "autograde": "autograding", "Outcome": "outcomes", "load_outcome": "outcomes",
     "SandboxLimits": "sandbox",
     "generate_feedback": "feedback",
     "build_report": "report", "render_report": "report", "ReportRow": "report",

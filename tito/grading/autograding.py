@@ -14,19 +14,16 @@ grades. tito runs the same nbgrader pieces in three steps:
 
 Only this process opens the gradebook, and it does so for one submission at a
 time, so parallel grading cannot lose or corrupt a grade in SQLite. Each
-submission's outcome (status, failing tests, what happened) is saved next to
-the gradebook as JSON, written atomically.
+submission's outcome (`tito.grading.outcomes`) is saved as it finishes.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import time
 import warnings
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -35,50 +32,12 @@ from tito.errors import TitoError
 from tito.grading.config import DEFAULT_CELL_TIMEOUT, course_config
 from tito.grading.course import nbgrader_error, require_course, submitted_students
 from tito.grading.execution import ExecutionJob, ExecutionResult, init_worker, run_job
+from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, SandboxSettings
 from tito.notebooks import write_atomic
 
-STATUSES = ("graded", "tampered", "timeout", "error", "missing", "ungraded")
 MAX_ATTEMPTS = 2  # a submission whose worker process died is retried once in a fresh worker
-
-
-@dataclass
-class Outcome:
-    """How one submission of one module was graded."""
-
-    student: str
-    module: str
-    status: str
-    score: float = 0.0
-    max_score: float = 0.0
-    failing_tests: list[str] = field(default_factory=list)
-    tampered_cells: list[str] = field(default_factory=list)
-    timed_out_cells: list[str] = field(default_factory=list)
-    detail: str = ""
-    seconds: float = 0.0
-    in_gradebook: bool = False
-    graded_at: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Outcome":
-        known = {name for name in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def save_outcome(course: CoursePaths, outcome: Outcome) -> None:
-    write_atomic(course.outcome_file(outcome.module, outcome.student), json.dumps(outcome.to_dict(), indent=2))
-
-
-def load_outcome(course: CoursePaths, module_key: str, student: str) -> Outcome | None:
-    path = course.outcome_file(module_key, student)
-    try:
-        return Outcome.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
 
 
 def hidden_package_files(project_root: Path | None, module_key: str) -> list[str]:

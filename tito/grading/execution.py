@@ -4,7 +4,8 @@ The notebook is executed by `tito.moduletest.execute_notebook` (nbclient, errors
 allowed, interrupt on timeout) in the `tinytorch-sandbox` kernel. A watchdog
 thread enforces what nbclient alone does not: a kernel that ignores the
 timeout's interrupt is killed `INTERRUPT_GRACE` seconds later, a kernel that
-floods output past `MAX_OUTPUT_BYTES` is killed, and every process of the
+floods output past `MAX_OUTPUT_BYTES` is killed (ZeroMQ itself drops any single
+message over `MAX_MESSAGE_BYTES`), and every process of the
 sandbox user except the kernel is killed (and counted) after a timed-out cell,
 whenever the user nears its process limit (a fork bomb), and at the end.
 Graded cells that never ran because the kernel stopped get an error output,
@@ -33,6 +34,9 @@ from tito.grading.sandbox import (
 
 INTERRUPT_GRACE = 10.0  # seconds a timed-out cell has to answer the interrupt before its kernel is killed
 MAX_OUTPUT_BYTES = 32 * 1024 * 1024  # all outputs of one notebook
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # one message from the kernel; a bigger one is dropped by ZeroMQ
+MAX_TEXT_PER_OUTPUT = 256 * 1024  # what one output keeps in the graded notebook
+TRUNCATION_NOTE = "\n[... output truncated by the grader]\n"
 WATCH_INTERVAL = 0.25
 PROCESS_CHECK_INTERVAL = 1.0  # scanning /proc for the sandbox user's tasks costs a few milliseconds
 NPROC_MARGIN = 8  # this close to the process limit counts as a fork bomb
@@ -164,6 +168,47 @@ class Watchdog:
                     self._kill_strays()
 
 
+def capped_kernel_manager_class():
+    """An AsyncKernelManager whose sockets refuse any message over MAX_MESSAGE_BYTES: a kernel that
+    prints hundreds of megabytes between two flushes cannot make the grader hold them in memory."""
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class CappedKernelManager(AsyncKernelManager):
+        @default("context")
+        def _context_default(self):
+            self._created_context = True
+            context = zmq.asyncio.Context()
+            context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            return context
+
+    return CappedKernelManager
+
+
+def truncate_outputs(nb, limit: int = MAX_TEXT_PER_OUTPUT) -> None:
+    """Merge each cell's consecutive stream outputs, then cut every text output to `limit` characters, saying so."""
+    for cell in nb.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            previous = merged[-1] if merged else None
+            if (output.get("output_type") == "stream" and previous is not None
+                    and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+                if len(previous["text"]) <= limit:
+                    previous["text"] += output.get("text", "")
+                continue
+            merged.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = merged
+        for output in merged:
+            if isinstance(output.get("text"), str) and len(output["text"]) > limit:
+                output["text"] = output["text"][:limit] + TRUNCATION_NOTE
+            for mime, value in list((output.get("data") or {}).items()):
+                if isinstance(value, str) and len(value) > limit:
+                    output["data"][mime] = value[:limit] + TRUNCATION_NOTE
+
+
 def mark_unexecuted_graded_cells(nb, reason: str) -> list[int]:
     """Give every graded code cell that never ran an error output (nbgrader then scores it 0)."""
     from nbformat import NotebookNode
@@ -202,7 +247,8 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
             execute_notebook(nb, job.cell_timeout, kernel_name=SANDBOX_KERNEL_NAME, env=env,
                              on_cell_execute=watchdog.on_cell_execute,
                              on_cell_executed=watchdog.on_cell_executed,
-                             extra_arguments=KERNEL_ARGUMENTS, shutdown_kernel="immediate")
+                             extra_arguments=KERNEL_ARGUMENTS, shutdown_kernel="immediate",
+                             kernel_manager_class=capped_kernel_manager_class())
     except Exception as exc:  # the kernel did not start, or nbclient failed: not the student's doing
         result.error = f"{type(exc).__name__}: {exc}".strip()
     finally:
@@ -227,6 +273,7 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
         else:
             reason = "not run: the kernel died before this cell"
         mark_unexecuted_graded_cells(nb, reason)
+    truncate_outputs(nb)
     result.notebook_json = nbformat.writes(nb)
     result.seconds = time.perf_counter() - start
     return result

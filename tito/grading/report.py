@@ -13,7 +13,7 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 
-from tito.grading.autograding import load_outcome
+from tito.grading.outcomes import load_outcome
 from tito.grading.course import require_course, submitted_students
 from tito.grading.paths import COURSE_ID, CoursePaths
 

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tito.grading.autograding import load_outcome
+from tito.grading.outcomes import load_outcome
 from tito.grading.course import submitted_students
 from tito.grading.paths import CoursePaths
 
