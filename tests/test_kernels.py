@@ -274,6 +274,7 @@ def test_matmul_parallel_runs_its_row_pieces_with_one_blas_thread(monkeypatch):
         return original(task, pieces)
 
     monkeypatch.setattr(kernels, "run_in_parallel", spy)
+    monkeypatch.setattr(kernels, "cpu_count", lambda: 8)
     a = np.random.default_rng(1).standard_normal((90, 8))
     np.testing.assert_allclose(matmul_parallel(a, a.T, num_processes=3), a @ a.T)
     assert seen == [(split_range(90, 3), [1] * len(blas_threads()))]
@@ -285,10 +286,24 @@ def test_parallel_relu_runs_its_chunks_through_run_in_parallel(monkeypatch):
     seen = []
     original = kernels.run_in_parallel
     monkeypatch.setattr(kernels, "run_in_parallel", lambda task, pieces: seen.append(list(pieces)) or original(task, pieces))
+    monkeypatch.setattr(kernels, "cpu_count", lambda: 8)
     parallel_relu(np.ones((40, 50)), num_workers=3)
     assert seen == [split_range(2000, 3)]
     parallel_relu(np.ones(PARALLEL_RELU_MIN_ELEMENTS - 1))
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("cores, requested, used", [(2, 4, 2), (2, 1, 1), (8, 3, 3), (1, 6, 1), (4, None, 4)])
+def test_parallel_kernels_start_at_most_one_worker_per_core(monkeypatch, cores, requested, used):
+    seen = []
+    original = kernels.run_in_parallel
+    monkeypatch.setattr(kernels, "cpu_count", lambda: cores)
+    monkeypatch.setattr(kernels, "run_in_parallel", lambda task, pieces: seen.append(len(pieces)) or original(task, pieces))
+    a = np.ones((60, 4))
+    matmul_parallel(a, a.T) if requested is None else matmul_parallel(a, a.T, num_processes=requested)
+    parallel_relu(np.ones(5000)) if requested is None else parallel_relu(np.ones(5000), num_workers=requested)
+    expected_relu = min(cores, kernels.DEFAULT_NUM_WORKERS) if requested is None else used
+    assert seen == [used, expected_relu]
 
 
 def test_matmul_parallel_propagates_errors_from_the_workers(monkeypatch):

@@ -177,6 +177,14 @@ def _positive_scale(value: Any, name: str) -> float:
     return float(value)
 
 
+def _thread_count(requested: Any, name: str) -> int:
+    """Worker threads for a parallel kernel: `requested` (a positive int), but at most one per core.
+
+    More threads than cores cannot run at once; they only add start-up cost and contention.
+    """
+    return min(_positive_int(requested, name), cpu_count())
+
+
 def split_range(total: int, parts: int) -> list[tuple[int, int]]:
     """Split `range(total)` into at most `parts` contiguous `(start, stop)` pieces.
 
@@ -967,12 +975,18 @@ for block in (32, 64, 128, 256, 512):
 # they go to sleep. A parallel region that starts inside that window shares the
 # cores with them. The tests wait for them to go idle first.
 #
-# Threads are not free: starting one costs about 0.1 ms on this machine. So the
-# calling thread works too — it takes the first piece itself while one new thread
-# takes each of the others (`run_in_parallel`, the one piece of threading code both
-# parallel kernels share) — and tiny inputs are not split at all: below
-# `SMALL_MATRIX_ROWS` rows one plain product is faster, and below
-# `PARALLEL_RELU_MIN_ELEMENTS` elements ReLU stays vectorized.
+# Threads are not free: starting one costs about 0.1 ms on this machine, and more
+# threads than cores cannot run at once — they only take turns and evict each
+# other's data. So:
+#
+# - both parallel kernels start at most one worker per core (`_thread_count`, given),
+#   whatever number is asked for;
+# - the calling thread works too: it takes the first piece itself while one new
+#   thread takes each of the others (`run_in_parallel`, the one piece of threading
+#   code both parallel kernels share);
+# - tiny inputs are not split at all: below `SMALL_MATRIX_ROWS` rows one plain
+#   product is faster, and below `PARALLEL_RELU_MIN_ELEMENTS` elements ReLU stays
+#   vectorized.
 
 # %% nbgrader={"grade": false, "grade_id": "parallel-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
@@ -1011,6 +1025,7 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
     TODO: validate (`_matrix_operands`); `num_processes=None` means `cpu_count()`,
     else a positive int (`_positive_int`). Fewer than `SMALL_MATRIX_ROWS` rows: return
     the plain product `a @ b`. Otherwise:
+        0. workers = `_thread_count(num_processes)`: never more than the cores;
         1. `C = np.empty((m, n), dtype)`, the one output;
         2. split the rows with `split_range(m, workers)`;
         3. inside `with blas_single_thread():` (once, around the whole region),
@@ -1026,7 +1041,7 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
     """
     ### BEGIN SOLUTION
     a, b, dtype = _matrix_operands(A, B, "matmul_parallel")
-    workers = cpu_count() if num_processes is None else _positive_int(num_processes, "num_processes")
+    workers = cpu_count() if num_processes is None else _thread_count(num_processes, "num_processes")
     m = a.shape[0]
     if m < SMALL_MATRIX_ROWS:
         return _like_input(a @ b, A)
@@ -1044,8 +1059,9 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
 def parallel_relu(x: Any, num_workers: int = DEFAULT_NUM_WORKERS) -> Tensor | np.ndarray:
     """ReLU over contiguous chunks in `num_workers` threads, written in place into one output.
 
-    TODO: convert (`_as_array`); `num_workers` must be a positive int. Fewer than
-    `PARALLEL_RELU_MIN_ELEMENTS` elements: return `vectorized_relu(x)`. Otherwise:
+    TODO: convert (`_as_array`); workers = `_thread_count(num_workers, "num_workers")`
+    (never more than the cores). Fewer than `PARALLEL_RELU_MIN_ELEMENTS` elements:
+    return `vectorized_relu(x)`. Otherwise:
         1. make the input C-contiguous (`np.ascontiguousarray`, no copy when it already
            is) and allocate `out = np.empty_like(...)`;
         2. take flat views of both (`reshape(-1)`), split with `split_range`;
@@ -1063,7 +1079,7 @@ def parallel_relu(x: Any, num_workers: int = DEFAULT_NUM_WORKERS) -> Tensor | np
     """
     ### BEGIN SOLUTION
     arr = _as_array(x, "parallel_relu: x")
-    workers = _positive_int(num_workers, "num_workers")
+    workers = _thread_count(num_workers, "num_workers")
     if arr.size < PARALLEL_RELU_MIN_ELEMENTS:
         return vectorized_relu(x)
     src = np.ascontiguousarray(arr)
@@ -1151,8 +1167,10 @@ def test_unit_matmul_parallel():
     # Structure: the rows go to run_in_parallel in `workers` pieces while BLAS runs one thread.
     with watching_run_in_parallel() as calls:
         matmul_parallel(rng.standard_normal((90, 8)), rng.standard_normal((8, 4)), num_processes=3)
-    assert len(calls) == 1 and calls[0]["pieces"] == split_range(90, 3), (
-        f"90 rows and 3 workers should make one run_in_parallel call with pieces {split_range(90, 3)}, got {calls}")
+    expected = split_range(90, min(3, cpu_count()))  # at most one worker per core
+    assert len(calls) == 1 and calls[0]["pieces"] == expected, (
+        f"90 rows, 3 workers and {cpu_count()} cores should make one run_in_parallel call with pieces {expected}, "
+        f"got {calls}")
     assert all(n == 1 for n in calls[0]["blas_threads"]), (
         f"BLAS should be limited to 1 thread while the workers run (blas_single_thread), it had {calls[0]['blas_threads']}")
 
@@ -1195,8 +1213,10 @@ def test_unit_parallel_relu():
     # Structure: the flat range goes to run_in_parallel in num_workers pieces.
     with watching_run_in_parallel() as calls:
         parallel_relu(np.ones((50, 100), np.float32), num_workers=3)
-    assert len(calls) == 1 and calls[0]["pieces"] == split_range(5000, 3), (
-        f"5000 elements and 3 workers should make one run_in_parallel call with pieces {split_range(5000, 3)}, got {calls}")
+    expected = split_range(5000, min(3, cpu_count()))  # at most one worker per core
+    assert len(calls) == 1 and calls[0]["pieces"] == expected, (
+        f"5000 elements, 3 workers and {cpu_count()} cores should make one run_in_parallel call with pieces "
+        f"{expected}, got {calls}")
     with watching_run_in_parallel() as calls:
         parallel_relu(np.ones(PARALLEL_RELU_MIN_ELEMENTS - 1, np.float32))
     assert calls == [], f"below {PARALLEL_RELU_MIN_ELEMENTS} elements parallel_relu should not start threads"
@@ -1316,14 +1336,15 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
     """Symmetric int8 quantization: `q = clip(round(x / scale), -127, 127)`.
 
     TODO: convert (`_as_array`) and return `(q, scale)` with `q` an int8 array of x's
-    shape and `scale` a Python float.
+    shape and `scale` a Python float. Work on floats: x's own float dtype, float32 for
+    integers of up to 16 bits (exact), float64 for wider integers.
         - `scale=None` calibrates `scale = max(|x|) / 127`; when that is 0 (all zeros,
           or an empty array) use 1.0, any positive scale gives q = 0 then.
         - A given scale must be finite and positive (`_positive_scale`).
         - Non-finite values (inf, nan) cannot be quantized: ValueError.
-        - Divide in x's float dtype when it is float32/float64 and the scale is a normal
-          number of it (`np.finfo(dtype).tiny`), else in float64 (integers, float16,
-          tiny scales); a quotient beyond the float range saturates like any other.
+        - Divide in that float dtype when it is float32/float64 and the scale is a
+          normal number of it (`np.finfo(dtype).tiny`), else in float64 (float16, tiny
+          scales); a quotient beyond the float range saturates like any other.
           Then `np.rint`, `np.clip` to ±INT8_LIMIT, and cast to int8 — clip *before*
           the cast, or 200 wraps to -56. (`np.asarray` keeps a 0-d input an array.)
 
@@ -1333,8 +1354,11 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
     """
     ### BEGIN SOLUTION
     arr = _as_array(x, "quantize_symmetric: x")
-    values = arr if arr.dtype.kind == "f" else arr.astype(np.float64)
-    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    if arr.dtype.kind == "f":
+        values = arr
+    else:  # integers of up to 16 bits are exact in float32; wider ones need float64
+        values = arr.astype(np.float32 if arr.dtype.itemsize <= 2 else np.float64)
+    largest = max(-float(values.min()), float(values.max())) if values.size else 0.0  # nan stays nan
     if not math.isfinite(largest):
         raise ValueError("quantize_symmetric: x contains inf or nan, which int8 cannot represent")
     if scale is None:
