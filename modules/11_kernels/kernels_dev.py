@@ -1300,6 +1300,24 @@ print(f"2 workers, BLAS pinned to 1   {pinned_s * 1e3:7.2f} ms  ({single_s / pin
 print(f"2 workers, BLAS unpinned      {over_s * 1e3:7.2f} ms  ({single_s / over_s:.2f}x)")
 
 # %% [markdown]
+# And the spinning BLAS threads from above, measured: the same `parallel_relu` right
+# after a multithreaded `@`, and once BLAS's threads have gone to sleep. A benchmark
+# that alternates the two kinds of kernel measures this effect, not the kernel.
+
+# %%
+spin_x = np.linspace(-1.0, 1.0, 10**7, dtype=np.float32)
+spin_a = np.ones((1024, 1024), dtype=np.float32)
+parallel_relu(spin_x)
+right_after, after_rest = [], []
+for _ in range(3):
+    spin_a @ spin_a  # wakes BLAS's threads; they keep spinning for about 0.1 s
+    right_after.append(time_kernel(parallel_relu, spin_x)[1])
+    let_blas_threads_idle()
+    after_rest.append(time_kernel(parallel_relu, spin_x)[1])
+print(f"parallel_relu on 10^7 values: {statistics.median(right_after) / 1e3:.2f} ms right after a multithreaded @, "
+      f"{statistics.median(after_rest) / 1e3:.2f} ms once BLAS's threads sleep")
+
+# %% [markdown]
 # ## Part 5 — int8 quantization
 #
 # A float32 weight takes 4 bytes; an int8 takes 1. Quantized inference moves a
