@@ -948,8 +948,9 @@ for block in (32, 64, 128, 256, 512):
 # %% [markdown]
 # ## Part 4 — Multi-core parallelism
 #
-# This machine has `cpu_count()` cores. Using them all needs work that can be split
-# into independent pieces and threads that **really run at the same time**.
+# `cpu_count()` tells how many cores this process may use (2 on the machine this
+# course was written on). Using them all needs work that can be split into
+# independent pieces, and threads that **really run at the same time**.
 #
 # In CPython only one thread runs Python bytecode at a time (the global interpreter
 # lock, GIL). NumPy, however, **releases the GIL** inside its compiled loops: inside
