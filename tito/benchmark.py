@@ -50,7 +50,7 @@ REPEATS = 5
 QUICK_REPEATS = 3
 NAIVE_REPEATS = 3
 TARGET_REPEATS = 11
-OVERHEAD_REPEATS = 41  # a 5% difference at n=256 (~0.3 ms) needs many samples
+OVERHEAD_REPEATS = 101  # a few microseconds of overhead on a ~0.2 ms product needs many samples
 TARGET_ROUNDS = 3  # alternating blocks per contender in a target comparison
 BLAS_SETTLE_SECONDS = 0.2  # OpenBLAS threads spin ~0.1 s after a multithreaded call
 IMPORT_RUNS = 3
@@ -107,18 +107,22 @@ def let_blas_settle() -> None:
 
 
 def alternating_medians(first: Callable[[], Any], second: Callable[[], Any], repeats: int,
-                        rounds: int = TARGET_ROUNDS, second_limit: Limit | None = None) -> tuple[float, float]:
+                        rounds: int = TARGET_ROUNDS, second_limit: Limit | None = None,
+                        settle: bool = True) -> tuple[float, float]:
     """Median seconds of `first` and of `second` over `rounds` alternating blocks.
 
     Each block lets BLAS settle, makes one warm-up call, then times
     ceil(repeats / rounds) calls of one contender. Blocks, not single alternating
-    calls, so that neither contender runs inside the other's BLAS spin window.
+    calls, so that a thread-parallel contender never runs inside the other's BLAS
+    spin window. `settle=False` with `rounds=repeats` alternates single calls: right
+    when both contenders run the same BLAS call and only a small difference is measured.
     """
     per_block = -(-repeats // rounds)
     first_times, second_times = [], []
     for _ in range(rounds):
         for func, limit, times in ((first, None, first_times), (second, second_limit, second_times)):
-            let_blas_settle()
+            if settle:
+                let_blas_settle()
             _call(func, limit)
             times.extend(_seconds(func, limit) for _ in range(per_block))
     return statistics.median(first_times), statistics.median(second_times)
@@ -397,8 +401,9 @@ def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, 
     n = sizes["overhead"]
     a, b = matmul_inputs(n)
     progress(f"target: matmul_vectorized overhead vs raw @, n={n}")
+    overhead_repeats = repeats if quick else OVERHEAD_REPEATS
     wrapped, raw = alternating_medians(lambda: kernels.matmul_vectorized(a, b), lambda: a @ b,
-                                       OVERHEAD_REPEATS if not quick else repeats, rounds)
+                                       overhead_repeats, rounds=overhead_repeats, settle=False)
     targets.append(_target("vectorized_overhead",
                            f"matmul_vectorized time over raw numpy @, n={n} float32 (overhead, %)",
                            100.0 * (wrapped / raw - 1.0), 5.0, False, "%", n, kernel_seconds=wrapped, baseline_seconds=raw))
