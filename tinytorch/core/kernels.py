@@ -117,6 +117,14 @@ def _positive_scale(value: Any, name: str) -> float:
     return float(value)
 
 
+def _thread_count(requested: Any, name: str) -> int:
+    """Worker threads for a parallel kernel: `requested` (a positive int), but at most one per core.
+
+    More threads than cores cannot run at once; they only add start-up cost and contention.
+    """
+    return min(_positive_int(requested, name), cpu_count())
+
+
 def split_range(total: int, parts: int) -> list[tuple[int, int]]:
     """Split `range(total)` into at most `parts` contiguous `(start, stop)` pieces.
 
@@ -421,6 +429,7 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
     TODO: validate (`_matrix_operands`); `num_processes=None` means `cpu_count()`,
     else a positive int (`_positive_int`). Fewer than `SMALL_MATRIX_ROWS` rows: return
     the plain product `a @ b`. Otherwise:
+        0. workers = `_thread_count(num_processes)`: never more than the cores;
         1. `C = np.empty((m, n), dtype)`, the one output;
         2. split the rows with `split_range(m, workers)`;
         3. inside `with blas_single_thread():` (once, around the whole region),
@@ -435,7 +444,7 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
         ValueError: shapes as for `matmul_vectorized`, or `num_processes <= 0`.
     """
     a, b, dtype = _matrix_operands(A, B, "matmul_parallel")
-    workers = cpu_count() if num_processes is None else _positive_int(num_processes, "num_processes")
+    workers = cpu_count() if num_processes is None else _thread_count(num_processes, "num_processes")
     m = a.shape[0]
     if m < SMALL_MATRIX_ROWS:
         return _like_input(a @ b, A)
@@ -452,8 +461,9 @@ def matmul_parallel(A: Any, B: Any, num_processes: int | None = None) -> Tensor 
 def parallel_relu(x: Any, num_workers: int = DEFAULT_NUM_WORKERS) -> Tensor | np.ndarray:
     """ReLU over contiguous chunks in `num_workers` threads, written in place into one output.
 
-    TODO: convert (`_as_array`); `num_workers` must be a positive int. Fewer than
-    `PARALLEL_RELU_MIN_ELEMENTS` elements: return `vectorized_relu(x)`. Otherwise:
+    TODO: convert (`_as_array`); workers = `_thread_count(num_workers, "num_workers")`
+    (never more than the cores). Fewer than `PARALLEL_RELU_MIN_ELEMENTS` elements:
+    return `vectorized_relu(x)`. Otherwise:
         1. make the input C-contiguous (`np.ascontiguousarray`, no copy when it already
            is) and allocate `out = np.empty_like(...)`;
         2. take flat views of both (`reshape(-1)`), split with `split_range`;
@@ -470,7 +480,7 @@ def parallel_relu(x: Any, num_workers: int = DEFAULT_NUM_WORKERS) -> Tensor | np
         [0.0, 2.0]
     """
     arr = _as_array(x, "parallel_relu: x")
-    workers = _positive_int(num_workers, "num_workers")
+    workers = _thread_count(num_workers, "num_workers")
     if arr.size < PARALLEL_RELU_MIN_ELEMENTS:
         return vectorized_relu(x)
     src = np.ascontiguousarray(arr)
@@ -514,14 +524,15 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
     """Symmetric int8 quantization: `q = clip(round(x / scale), -127, 127)`.
 
     TODO: convert (`_as_array`) and return `(q, scale)` with `q` an int8 array of x's
-    shape and `scale` a Python float.
+    shape and `scale` a Python float. Work on floats: x's own float dtype, float32 for
+    integers of up to 16 bits (exact), float64 for wider integers.
         - `scale=None` calibrates `scale = max(|x|) / 127`; when that is 0 (all zeros,
           or an empty array) use 1.0, any positive scale gives q = 0 then.
         - A given scale must be finite and positive (`_positive_scale`).
         - Non-finite values (inf, nan) cannot be quantized: ValueError.
-        - Divide in x's float dtype when it is float32/float64 and the scale is a normal
-          number of it (`np.finfo(dtype).tiny`), else in float64 (integers, float16,
-          tiny scales); a quotient beyond the float range saturates like any other.
+        - Divide in that float dtype when it is float32/float64 and the scale is a
+          normal number of it (`np.finfo(dtype).tiny`), else in float64 (float16, tiny
+          scales); a quotient beyond the float range saturates like any other.
           Then `np.rint`, `np.clip` to ±INT8_LIMIT, and cast to int8 — clip *before*
           the cast, or 200 wraps to -56. (`np.asarray` keeps a 0-d input an array.)
 
@@ -530,8 +541,11 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
         (array([-50,  25, 127], dtype=int8), 0.02)
     """
     arr = _as_array(x, "quantize_symmetric: x")
-    values = arr if arr.dtype.kind == "f" else arr.astype(np.float64)
-    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    if arr.dtype.kind == "f":
+        values = arr
+    else:  # integers of up to 16 bits are exact in float32; wider ones need float64
+        values = arr.astype(np.float32 if arr.dtype.itemsize <= 2 else np.float64)
+    largest = max(-float(values.min()), float(values.max())) if values.size else 0.0  # nan stays nan
     if not math.isfinite(largest):
         raise ValueError("quantize_symmetric: x contains inf or nan, which int8 cannot represent")
     if scale is None:
