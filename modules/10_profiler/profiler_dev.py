@@ -973,6 +973,12 @@ test_unit_cache_sizes()
 #
 # GB/s = 2B / (median seconds) / 10⁹.
 #
+# `np.copyto` runs on one core. On a laptop or a small cloud machine one core can
+# already saturate the memory bus (on the 2-core machine this course was written
+# on, one thread copies at about 22 GB/s and two threads together do not copy any
+# faster); on a large server all cores together reach several times what one
+# core can, so there this number is a single core's bandwidth.
+#
 # Both use `median_seconds` (warm-up, then the median), and both are cached with
 # `functools.lru_cache`: measuring takes a fraction of a second, and it is done
 # once per process.
@@ -1053,7 +1059,7 @@ def measure_memory_bandwidth(nbytes: int | None = None, repeats: int = DEFAULT_R
     float64 arrays of B bytes each (B read + B written). ``nbytes=None`` uses
     ``max(STREAM_BYTES_MIN, 4 * largest cache)`` so that the copy streams from
     main memory instead of a cache; B is ``nbytes`` rounded down to whole float64
-    values. Cached per ``(nbytes, repeats)``.
+    values. The copy runs on one core. Cached per ``(nbytes, repeats)``.
 
     TODO: choose B, allocate ``src`` with ``np.ones`` (touches its pages) and
     ``dst`` with ``np.empty`` (the warm-up copy touches them), time ``np.copyto``
