@@ -8,6 +8,7 @@ by its formula.
 import io
 import json
 import math
+import statistics
 import struct
 import time
 
@@ -178,6 +179,8 @@ def test_targets_are_all_reported_with_consistent_verdicts(written):
             holds = holds and target["silent"]
         assert target["passed"] == holds
         if "kernel_seconds" in target:
+            assert target["kernel_seconds"] == statistics.median(target["kernel_samples"])
+            assert target["baseline_seconds"] == statistics.median(target["baseline_samples"])
             ratio = target["baseline_seconds"] / target["kernel_seconds"]
             if target["unit"] == "x":
                 assert target["measured"] == pytest.approx(ratio)
@@ -241,9 +244,11 @@ def test_alternating_medians_blocks_and_bounds():
     def second():
         calls["second"] += 1
 
-    slow, fast = alternating_medians(first, second, repeats=3, rounds=2)
+    slow, fast, samples = alternating_medians(first, second, repeats=3, rounds=2)
     assert calls == {"first": 6, "second": 6}  # 2 blocks x (1 warm-up + ceil(3 / 2) timed)
-    assert slow >= 0.002 and fast >= 0.0
+    assert len(samples["kernel_samples"]) == len(samples["baseline_samples"]) == 4
+    assert slow == statistics.median(samples["kernel_samples"]) >= 0.002
+    assert fast == statistics.median(samples["baseline_samples"]) >= 0.0
 
 
 def test_import_time_of_a_silent_and_a_printing_module():

@@ -49,9 +49,9 @@ PYTHON_LOOP_MAX_ELEMENTS = 10**5  # the Python-loop ReLU takes ~50 ms at 10^5
 REPEATS = 5
 QUICK_REPEATS = 3
 NAIVE_REPEATS = 3
-TARGET_REPEATS = 11
+TARGET_REPEATS = 25
 OVERHEAD_REPEATS = 101  # a few microseconds of overhead on a ~0.2 ms product needs many samples
-TARGET_ROUNDS = 3  # alternating blocks per contender in a target comparison
+TARGET_ROUNDS = 5  # alternating blocks per contender in a target comparison
 BLAS_SETTLE_SECONDS = 0.2  # OpenBLAS threads spin ~0.1 s after a multithreaded call
 IMPORT_RUNS = 3
 KERNELS_MODULE = "tinytorch.core.kernels"
@@ -108,8 +108,8 @@ def let_blas_settle() -> None:
 
 def alternating_medians(first: Callable[[], Any], second: Callable[[], Any], repeats: int,
                         rounds: int = TARGET_ROUNDS, second_limit: Limit | None = None,
-                        settle: bool = True) -> tuple[float, float]:
-    """Median seconds of `first` and of `second` over `rounds` alternating blocks.
+                        settle: bool = True) -> tuple[float, float, dict[str, list[float]]]:
+    """Median seconds of `first` and of `second` over `rounds` alternating blocks, and every sample.
 
     Each block lets BLAS settle, makes one warm-up call, then times
     ceil(repeats / rounds) calls of one contender. Blocks, not single alternating
@@ -125,7 +125,8 @@ def alternating_medians(first: Callable[[], Any], second: Callable[[], Any], rep
                 let_blas_settle()
             _call(func, limit)
             times.extend(_seconds(func, limit) for _ in range(per_block))
-    return statistics.median(first_times), statistics.median(second_times)
+    samples = {"kernel_samples": first_times, "baseline_samples": second_times}
+    return statistics.median(first_times), statistics.median(second_times), samples
 
 
 def one_blas_thread() -> Limit:
@@ -341,35 +342,40 @@ def measure_import_time(module: str = KERNELS_MODULE, runs: int = IMPORT_RUNS) -
 
 
 def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, Any]]:
-    """The target ratios of the course issue, each measured within this run."""
+    """The target ratios of the course issue, each measured within this run.
+
+    Each comparison records the medians and every timed sample of both sides.
+    """
     sizes = QUICK_TARGET_SIZES if quick else TARGET_SIZES
     repeats = QUICK_REPEATS if quick else TARGET_REPEATS
     rounds = 1 if quick else TARGET_ROUNDS
     targets = []
 
+    def compare(kernel: Callable[[], Any], baseline: Callable[[], Any], count: int = repeats, **options: Any):
+        kernel_seconds, baseline_seconds, samples = alternating_medians(kernel, baseline, count, **options)
+        return kernel_seconds, baseline_seconds, {"kernel_seconds": kernel_seconds,
+                                                  "baseline_seconds": baseline_seconds, **samples}
+
     n = sizes["matmul"]
     a, b = matmul_inputs(n)
     progress(f"target: matmul_parallel(num_processes=2) vs 1-thread BLAS, n={n}")
-    parallel_2, single = alternating_medians(lambda: kernels.matmul_parallel(a, b, num_processes=2), lambda: a @ b,
-                                             repeats, rounds, second_limit=one_blas_thread())
+    parallel_2, single, timing = compare(lambda: kernels.matmul_parallel(a, b, num_processes=2), lambda: a @ b,
+                                         rounds=rounds, second_limit=one_blas_thread())
     targets.append(_target("parallel_vs_single_thread_blas",
                            f"matmul_parallel(num_processes=2) vs single-thread BLAS @, n={n} float32 (speedup)",
-                           single / parallel_2, 1.8, True, "x", n, kernel_seconds=parallel_2, baseline_seconds=single))
+                           single / parallel_2, 1.8, True, "x", n, **timing))
 
     progress(f"target: matmul_parallel default vs multithreaded numpy @, n={n}")
-    parallel_default, numpy_at = alternating_medians(lambda: kernels.matmul_parallel(a, b), lambda: a @ b,
-                                                     repeats, rounds)
+    parallel_default, numpy_at, timing = compare(lambda: kernels.matmul_parallel(a, b), lambda: a @ b, rounds=rounds)
     targets.append(_target("parallel_vs_numpy_multithreaded",
                            f"matmul_parallel (default workers) vs numpy's multithreaded @, n={n} float32 (speedup)",
-                           numpy_at / parallel_default, 0.95, True, "x", n,
-                           kernel_seconds=parallel_default, baseline_seconds=numpy_at))
+                           numpy_at / parallel_default, 0.95, True, "x", n, **timing))
 
     progress(f"target: matmul_cache_optimized vs numpy @, n={n}")
-    blocked, numpy_at = alternating_medians(lambda: kernels.matmul_cache_optimized(a, b), lambda: a @ b,
-                                            repeats, rounds)
+    blocked, numpy_at, timing = compare(lambda: kernels.matmul_cache_optimized(a, b), lambda: a @ b, rounds=rounds)
     targets.append(_target("cache_optimized_vs_numpy",
                            f"matmul_cache_optimized (default block) time relative to numpy @, n={n} float32",
-                           blocked / numpy_at, 1.3, False, "x time", n, kernel_seconds=blocked, baseline_seconds=numpy_at))
+                           blocked / numpy_at, 1.3, False, "x time", n, **timing))
 
     n = sizes["quantized"]
     a8, b8 = int8_inputs(n)
@@ -379,34 +385,34 @@ def measure_targets(kernels, quick: bool, progress: Progress) -> list[dict[str, 
     product = kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)  # scale 1: q is the int8 data itself
     product = np.asarray(getattr(product, "data", product), dtype=np.float64)
     exact_match = bool(product.shape == exact.shape and np.array_equal(product, exact.astype(np.float64)))
-    quantized, int32_at = alternating_medians(lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0),
-                                              lambda: a32 @ b32, max(3, repeats // 3), rounds)
-    speedup = int32_at / quantized
+    # numpy's int32 @ takes ~0.15 s at n=512, so fewer samples
+    quantized, int32_at, timing = compare(lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0),
+                                          lambda: a32 @ b32, max(rounds, repeats // 3), rounds=rounds)
     target = _target("quantized_vs_numpy_int32",
-                     f"quantized_matmul vs numpy int32 @ on the same int8 data, n={n} (speedup; product equal to int64 reference)",
-                     speedup, 50.0, True, "x", n, kernel_seconds=quantized, baseline_seconds=int32_at,
-                     exact_integer_product=exact_match)
+                     f"quantized_matmul vs numpy int32 @ on the same int8 data, n={n} "
+                     "(speedup; product equal to int64 reference)",
+                     int32_at / quantized, 50.0, True, "x", n, exact_integer_product=exact_match, **timing)
     target["passed"] = target["passed"] and exact_match
     targets.append(target)
 
     elements = sizes["relu"]
     x = relu_input(elements)
     progress(f"target: parallel_relu vs vectorized_relu, {elements:.0e} elements")
-    parallel, vectorized = alternating_medians(lambda: kernels.parallel_relu(x), lambda: kernels.vectorized_relu(x),
-                                               repeats, rounds)
+    parallel, vectorized, timing = compare(lambda: kernels.parallel_relu(x), lambda: kernels.vectorized_relu(x),
+                                           rounds=rounds)
     targets.append(_target("parallel_relu_vs_vectorized",
                            f"parallel_relu vs vectorized_relu, {elements:.0e} float32 elements (speedup)",
-                           vectorized / parallel, 1.5, True, "x", elements, kernel_seconds=parallel, baseline_seconds=vectorized))
+                           vectorized / parallel, 1.5, True, "x", elements, **timing))
 
     n = sizes["overhead"]
     a, b = matmul_inputs(n)
     progress(f"target: matmul_vectorized overhead vs raw @, n={n}")
-    overhead_repeats = repeats if quick else OVERHEAD_REPEATS
-    wrapped, raw = alternating_medians(lambda: kernels.matmul_vectorized(a, b), lambda: a @ b,
-                                       overhead_repeats, rounds=overhead_repeats, settle=False)
+    count = repeats if quick else OVERHEAD_REPEATS
+    wrapped, raw, timing = compare(lambda: kernels.matmul_vectorized(a, b), lambda: a @ b, count,
+                                   rounds=count, settle=False)
     targets.append(_target("vectorized_overhead",
                            f"matmul_vectorized time over raw numpy @, n={n} float32 (overhead, %)",
-                           100.0 * (wrapped / raw - 1.0), 5.0, False, "%", n, kernel_seconds=wrapped, baseline_seconds=raw))
+                           100.0 * (wrapped / raw - 1.0), 5.0, False, "%", n, **timing))
 
     progress(f"target: import {KERNELS_MODULE} in a fresh interpreter")
     imported = measure_import_time(runs=1 if quick else IMPORT_RUNS)
