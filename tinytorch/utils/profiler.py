@@ -390,7 +390,7 @@ def measure_memory_bandwidth(nbytes: int | None = None, repeats: int = DEFAULT_R
     float64 arrays of B bytes each (B read + B written). ``nbytes=None`` uses
     ``max(STREAM_BYTES_MIN, 4 * largest cache)`` so that the copy streams from
     main memory instead of a cache; B is ``nbytes`` rounded down to whole float64
-    values. Cached per ``(nbytes, repeats)``.
+    values. The copy runs on one core. Cached per ``(nbytes, repeats)``.
 
     TODO: choose B, allocate ``src`` with ``np.ones`` (touches its pages) and
     ``dst`` with ``np.empty`` (the warm-up copy touches them), time ``np.copyto``
