@@ -229,6 +229,6 @@ def install_kernel_spec() -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "kernel.json").write_text(json.dumps(wanted, indent=2), encoding="utf-8")
         try:
-            return Path(manager.install_kernel_spec(tmp, SANDBOX_KERNEL_NAME, prefix=sys.prefix, replace=True))
+            return Path(manager.install_kernel_spec(tmp, SANDBOX_KERNEL_NAME, prefix=sys.prefix))
         except PermissionError:
-            return Path(manager.install_kernel_spec(tmp, SANDBOX_KERNEL_NAME, user=True, replace=True))
+            return Path(manager.install_kernel_spec(tmp, SANDBOX_KERNEL_NAME, user=True))
