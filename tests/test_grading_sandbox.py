@@ -19,6 +19,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from tito.grading import execution
 from tito.grading.execution import ExecutionJob, execute_in_sandbox
+from tito.moduletest import NOT_RUN_ENAME
 from tito.grading.sandbox import (
     SandboxLimits,
     SandboxSettings,
@@ -138,7 +139,7 @@ def test_kernel_that_ignores_the_interrupt_is_stopped(sandbox_uid, monkeypatch):
     assert time.perf_counter() - started < 30
     assert result.killed_for == "timeout" and result.timed_out_cells == [1] and result.kernel_died
     after = nbformat.reads(result.notebook_json, as_version=4).cells[2]
-    assert after.outputs[0]["ename"] == execution.NOT_RUN_ENAME, "a graded cell that never ran must carry an error"
+    assert after.outputs[0]["ename"] == NOT_RUN_ENAME, "a graded cell that never ran must carry an error"
 
 
 def test_output_flood_is_cut_off(sandbox_uid, monkeypatch):

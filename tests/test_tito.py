@@ -131,3 +131,17 @@ def test_doctor_reports_a_missing_requirement_with_a_fix():
     assert not missing.ok and "not installed" in missing.detail and missing.fix
     wrong = check_requirement("numpy<1")
     assert not wrong.ok and "needs <1" in wrong.detail and "pip install" in wrong.fix
+
+
+@pytest.mark.slow
+def test_module_test_gives_no_points_to_cells_after_a_dead_kernel(tmp_path):
+    root = make_scratch_project(tmp_path)
+    path = write_scratch_module(root, "01_scratch")
+    source = path.read_text(encoding="utf-8")
+    # the kernel dies inside the first graded cell; the second one never runs
+    path.write_text(source.replace("test_unit_double_even()\n", "test_unit_double_even()\nimport os; os._exit(1)\n", 1),
+                    encoding="utf-8")
+    result = run_tito("module", "test", "01", cwd=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "0/40" in result.stdout and "not run: the kernel stopped before this cell" in result.stdout
+    assert "local score" in result.stdout and "/100" in result.stdout

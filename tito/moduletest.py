@@ -66,6 +66,30 @@ class ModuleTestReport:
         return data
 
 
+NOT_RUN_ENAME = "NotRun"
+
+
+def mark_unexecuted_graded_cells(nb, reason: str) -> list[int]:
+    """Give every graded code cell that never ran an error output, so nbgrader scores it 0.
+
+    nbgrader sees no error in a cell without outputs; after a kernel died or a run
+    stopped early, such a cell must not earn its points.
+    """
+    from nbformat import NotebookNode
+
+    marked = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or cell.get("execution_count") is not None:
+            continue
+        if not cell.source.strip():
+            continue
+        cell.outputs = [NotebookNode(output_type="error", ename=NOT_RUN_ENAME, evalue=reason,
+                                     traceback=[f"{NOT_RUN_ENAME}: {reason}"])]
+        marked.append(index)
+    return marked
+
+
 def graded_cells(nb) -> list:
     return [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
 
@@ -74,6 +98,8 @@ def cell_failure_message(cell) -> str:
     """What went wrong in an executed cell, from its error (or stderr) output."""
     for output in cell.get("outputs", []):
         if output.output_type == "error":
+            if output.ename == NOT_RUN_ENAME:
+                return output.evalue
             text = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
             if output.ename == "KeyboardInterrupt":
                 text = "timed out: the cell ran past the time limit and was interrupted"
@@ -95,9 +121,6 @@ def grade_executed_notebook(nb, module_key: str) -> ModuleTestReport:
         meta = cell.metadata["nbgrader"]
         points, max_points = determine_grade(cell)
         message = "" if points == max_points else cell_failure_message(cell)
-        if cell.get("execution_count") is None:
-            # nbgrader would see no error in a cell that never ran; a dead kernel must not earn points
-            points, message = 0.0, "not run: the kernel stopped before this cell"
         graded.append(
             GradedTest(
                 grade_id=meta.get("grade_id", cell.get("id", "?")),
@@ -110,9 +133,8 @@ def grade_executed_notebook(nb, module_key: str) -> ModuleTestReport:
     errors = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
-            message = next((cell_failure_message(cell) for o in cell.get("outputs", []) if o.output_type == "error"), "")
-            if message:
-                errors.append(f"cell {index + 1}: {message}")
+            if any(o.output_type == "error" for o in cell.get("outputs", [])):
+                errors.append(f"cell {index + 1}: {cell_failure_message(cell)}")
     return ModuleTestReport(module=module_key, graded=graded, cell_errors=errors)
 
 
@@ -185,6 +207,8 @@ def run_module_tests(module: Module, cell_timeout: int = DEFAULT_CELL_TIMEOUT, n
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         execute_notebook(nb, cell_timeout, cwd=workdir, env=env)
+        if "tito_execution_error" in nb.metadata:
+            mark_unexecuted_graded_cells(nb, "not run: the kernel stopped before this cell")
         report = grade_executed_notebook(nb, module.key)
         if results_file.is_file():
             report.inline = json.loads(results_file.read_text(encoding="utf-8")).get("tests", [])

@@ -86,31 +86,24 @@ def render(results: dict) -> None:
             return f"[red]{row['error']}[/]"
         return "[green]yes[/]" if row["correct"] else f"[red]no (max error {_number(row['max_abs_error'], '.2e')})[/]"
 
-    for n in results["settings"]["matmul_sizes"]:
-        rows = [r for r in results["matmul"] if r["n"] == n]
-        table = Table(title=f"matmul n={n} float32 — speedup vs {rows[0].get('baseline', '?')}")
+    def kernel_table(title: str, rows: list[dict], rate: str, rate_key: str, share: str, share_key: str) -> None:
+        table = Table(title=f"{title} — speedup vs {rows[0].get('baseline', '?')}")
         table.add_column("kernel", no_wrap=True)
-        for column, justify in [("median time", "right"), ("GFLOP/s", "right"),
-                                ("% of peak", "right"), ("speedup", "right"), ("correct", "left")]:
+        for column, justify in [("median time", "right"), (rate, "right"),
+                                (share, "right"), ("speedup", "right"), ("correct", "left")]:
             table.add_column(column, justify=justify)
         for r in rows:
             table.add_row(r["kernel"], format_seconds(r["seconds"]) if r.get("seconds") else "—",
-                          _number(r.get("gflops"), ".2f"), _number(r.get("percent_of_peak"), ".1f"),
+                          _number(r.get(rate_key), ".2f"), _number(r.get(share_key), ".1f"),
                           _number(r.get("speedup"), ".1f") + "x" if r.get("speedup") else "—", correctness(r))
         console.print(table)
 
+    for n in results["settings"]["matmul_sizes"]:
+        kernel_table(f"matmul n={n} float32", [r for r in results["matmul"] if r["n"] == n],
+                     "GFLOP/s", "gflops", "% of peak", "percent_of_peak")
     for elements in results["settings"]["relu_sizes"]:
-        rows = [r for r in results["relu"] if r["elements"] == elements]
-        table = Table(title=f"ReLU {elements:,} float32 elements — speedup vs {rows[0].get('baseline', '?')}")
-        table.add_column("kernel", no_wrap=True)
-        for column, justify in [("median time", "right"), ("GB/s", "right"),
-                                ("% of bandwidth", "right"), ("speedup", "right"), ("correct", "left")]:
-            table.add_column(column, justify=justify)
-        for r in rows:
-            table.add_row(r["kernel"], format_seconds(r["seconds"]) if r.get("seconds") else "—",
-                          _number(r.get("gbs"), ".2f"), _number(r.get("percent_of_bandwidth"), ".1f"),
-                          _number(r.get("speedup"), ".1f") + "x" if r.get("speedup") else "—", correctness(r))
-        console.print(table)
+        kernel_table(f"ReLU {elements:,} float32 elements", [r for r in results["relu"] if r["elements"] == elements],
+                     "GB/s", "gbs", "% of bandwidth", "percent_of_bandwidth")
 
     table = Table(title="target ratios (each measured within this run)")
     for column, justify in [("measure", "left"), ("measured", "right"), ("target", "right"), ("result", "left")]:

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
+from tito.moduletest import mark_unexecuted_graded_cells
 from tito.grading.paths import SANDBOX_KERNEL_NAME
 from tito.grading.sandbox import (
     SETTINGS_ENV,
@@ -41,7 +42,6 @@ WATCH_INTERVAL = 0.25
 PROCESS_CHECK_INTERVAL = 1.0  # scanning /proc for the sandbox user's tasks costs a few milliseconds
 NPROC_MARGIN = 8  # this close to the process limit counts as a fork bomb
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
-NOT_RUN_ENAME = "NotRun"
 
 _worker_uid: int | None = None
 _worker_cpus: tuple[int, ...] = ()
@@ -207,23 +207,6 @@ def truncate_outputs(nb, limit: int = MAX_TEXT_PER_OUTPUT) -> None:
             for mime, value in list((output.get("data") or {}).items()):
                 if isinstance(value, str) and len(value) > limit:
                     output["data"][mime] = value[:limit] + TRUNCATION_NOTE
-
-
-def mark_unexecuted_graded_cells(nb, reason: str) -> list[int]:
-    """Give every graded code cell that never ran an error output (nbgrader then scores it 0)."""
-    from nbformat import NotebookNode
-
-    marked = []
-    for index, cell in enumerate(nb.cells):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade") or cell.get("execution_count") is not None:
-            continue
-        if not cell.source.strip():
-            continue
-        cell.outputs = [NotebookNode(output_type="error", ename=NOT_RUN_ENAME, evalue=reason,
-                                     traceback=[f"{NOT_RUN_ENAME}: {reason}"])]
-        marked.append(index)
-    return marked
 
 
 def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...] = ()) -> ExecutionResult:
