@@ -8,20 +8,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from tito.grading.leaks import SOLUTION_DELIMITERS
+from tito.cells import SOLUTION, grade_id as _grade_id, is_solution as _is_solution, without_markers
 from tito.grading.paths import CoursePaths
-
-
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def _is_solution(cell) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
-
-
-def strip_solution_markers(source: str) -> str:
-    return "\n".join(line for line in source.split("\n") if not any(d in line for d in SOLUTION_DELIMITERS))
 
 
 def solved_release(course: CoursePaths, module_key: str, solved: set[str] | None = None):
@@ -36,7 +24,7 @@ def solved_release(course: CoursePaths, module_key: str, solved: set[str] | None
     for cell in nb.cells:
         grade_id = _grade_id(cell)
         if _is_solution(cell) and grade_id in reference and (solved is None or grade_id in solved):
-            cell.source = strip_solution_markers(reference[grade_id])
+            cell.source = without_markers(reference[grade_id], SOLUTION)
     return nb
 
 

@@ -18,8 +18,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from tito.grading import execution
-from tito.grading.execution import ExecutionJob, execute_in_sandbox
-from tito.moduletest import NOT_RUN_ENAME
+from tito.grading.execution import ExecutionJob, execute_in_sandbox, mark_cells_not_run
+from tito.notebook_run import NOT_RUN_ENAME
 from tito.grading.sandbox import (
     SandboxLimits,
     SandboxSettings,
@@ -138,7 +138,9 @@ def test_kernel_that_ignores_the_interrupt_is_stopped(sandbox_uid, monkeypatch):
     result = execute_in_sandbox(ExecutionJob("s", "00_probe", nbformat.writes(nb), 3, SandboxSettings()), sandbox_uid)
     assert time.perf_counter() - started < 30
     assert result.killed_for == "timeout" and result.timed_out_cells == [1] and result.kernel_died
-    after = nbformat.reads(result.notebook_json, as_version=4).cells[2]
+    executed = nbformat.reads(result.notebook_json, as_version=4)
+    mark_cells_not_run(executed, result)  # the coordinator's step after an early stop
+    after = executed.cells[2]
     assert after.outputs[0]["ename"] == NOT_RUN_ENAME, "a graded cell that never ran must carry an error"
 
 

@@ -12,7 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import run_tito
-from tito.grading.leaks import SOLUTION_DELIMITERS, find_leaks, html_text, notebook_text, secret_lines
+from tito.cells import SOLUTION
+from tito.grading.leaks import find_leaks, html_text, notebook_text, secret_lines
 from tito.grading.paths import COURSE_DIR_ENV, course_dir, notebook_id
 from tito.grading.report import CSV_COLUMNS, ReportRow, render_report
 from tito.grading.sandbox import SandboxLimits, SandboxSettings, cpu_share
@@ -73,7 +74,7 @@ def test_secret_lines_are_only_those_never_shown_outside_the_solution():
         'def f(x):\n    """TODO: return np.sort(x)[::-1] (descending)."""\n    ### BEGIN SOLUTION\n'
         "    return np.sort(x)[::-1]\n    pass\n    hidden_trick = x.argmax() + 12345\n    ### END SOLUTION\n",
         "f", solution=True, locked=False)])
-    secrets = secret_lines(nb, SOLUTION_DELIMITERS)
+    secrets = secret_lines(nb, SOLUTION)
     assert secrets == {"hidden_trick = x.argmax() + 12345"}, "spelled-out and trivial lines are not secrets"
     assert find_leaks(secrets, "blah hidden_trick = x.argmax() +   12345 blah") == ["hidden_trick = x.argmax() + 12345"]
 
@@ -93,7 +94,7 @@ def test_notebook_text_includes_outputs():
 
 
 def test_tampering_finds_edited_deleted_and_repointed_locked_cells():
-    from tito.grading.tampering import find_tampering
+    from tito.locked_cells import find_tampering
 
     release = release_like()
     untouched = nbformat.reads(nbformat.writes(release), as_version=4)
@@ -105,14 +106,14 @@ def test_tampering_finds_edited_deleted_and_repointed_locked_cells():
     tampered.cells[3].source = "def test_unit_double():\n    pass\n"
     tampered.cells[4].metadata["nbgrader"]["points"] = 400
     del tampered.cells[1]
-    assert find_tampering(tampered, release) == ["imports: deleted", "test-double: edited", "test-more: edited"]
+    assert find_tampering(tampered, release) == [("imports", "deleted"), ("test-double", "edited"), ("test-more", "edited")]
 
 
 # ------------------------------------------------------------------ feedback
 
 
 def test_feedback_hides_hidden_tests_and_every_output_that_quotes_them():
-    from tito.grading.feedback import HIDDEN_MARKER, HideHiddenTests
+    from tito.grading.leaks import HIDDEN_MARKER, hide_hidden_tests_preprocessor
 
     test = ("def test_unit_double():\n    assert double(2) == 4, 'double(2) should be 4'\n"
             "    ### BEGIN HIDDEN TESTS\n    assert double(-7) == -14\n    ### END HIDDEN TESTS\n\ntest_unit_double()")
@@ -122,7 +123,7 @@ def test_feedback_hides_hidden_tests_and_every_output_that_quotes_them():
                                                   traceback=["Traceback", "----> 4     assert double(-7) == -14", "AssertionError"])]
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout",
                                                   text="FAIL test_unit_double\n  assertion failed: assert double(-7) == -14\n1 failed\n")]
-    nb, _ = HideHiddenTests().preprocess(nb, {})
+    nb, _ = hide_hidden_tests_preprocessor()().preprocess(nb, {})
     text = notebook_text(nb)
     assert "double(-7)" not in text
     assert HIDDEN_MARKER in nb.cells[0].source and "assert double(2) == 4" in nb.cells[0].source

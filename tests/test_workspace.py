@@ -14,15 +14,11 @@ import nbformat
 import pytest
 
 from helpers import REPO, run_tito
+from tito.cells import SOLUTION, region_lines
+from tito.locked_cells import restore_locked_cells
 from tito.notebooks import read_source
 from tito.project import list_modules
-from tito.workspace import (
-    CONTINUE_TAG,
-    describe_stubs,
-    fill_stubs,
-    restore_locked_cells,
-    solution_blocks,
-)
+from tito.workspace import CONTINUE_TAG, describe_stubs, fill_stubs
 
 COURSE_MODULES = {m.key: m for m in list_modules(REPO)}
 HIDDEN_RE = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -105,7 +101,7 @@ def score(result: subprocess.CompletedProcess) -> str:
 def test_solution_blocks_follow_nbgrader_markers():
     source = "def f(x):\n    ### BEGIN SOLUTION\n    y = x\n    return y\n    ### END SOLUTION\n\n" \
              "def g():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
-    assert solution_blocks(source) == [["    y = x", "    return y"], ["    return 1"]]
+    assert region_lines(source, SOLUTION) == [["    y = x", "    return y"], ["    return 1"]]
 
 
 def test_describe_stubs_names_method_property_and_function():
@@ -166,13 +162,13 @@ def test_edited_and_deleted_locked_cells_are_put_back_as_the_grader_does():
     student.cells.insert(2, nbformat.v4.new_markdown_cell("my notes"))
     student.cells.append(nbformat.v4.new_code_cell("print('scratch')"))
 
-    assert restore_locked_cells(student, release) == ["test-g: deleted"]
+    assert restore_locked_cells(student, release) == [("test-g", "deleted")]
     assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in student.cells] == [
         "f-solution", "test-f", None, "g-solution", "test-g", None]
     assert student.cells[0].source == "def f():\n    return 1" and student.cells[4].source == "assert g() == 2"
 
     student.cells[1].source = "assert True"
-    assert restore_locked_cells(student, release) == ["test-f: edited"]
+    assert restore_locked_cells(student, release) == [("test-f", "edited")]
     assert student.cells[1].source == "assert f() == 1"
     assert restore_locked_cells(student, release) == []
 

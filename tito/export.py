@@ -11,18 +11,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tito.cells import SOLUTION, without_markers
 from tito.errors import TitoError
 from tito.notebooks import load_module_notebook, notebook_text, write_atomic
 from tito.project import MODULES_DIR, PACKAGE_DIR, SETTINGS_FILE, Module, list_modules
 
 MODIDX = "_modidx.py"
-_SOLUTION_MARKER_RE = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
 
 class ExportError(TitoError):
@@ -39,8 +38,8 @@ class ExportResult:
 
 def strip_solution_markers(cell) -> None:
     """nbdev processor: the package reads as plain Python, without nbgrader's solution markers."""
-    if cell.cell_type == "code" and "### " in cell.source:
-        cell.source = _SOLUTION_MARKER_RE.sub("", cell.source)
+    if cell.cell_type == "code":
+        cell.source = without_markers(cell.source, SOLUTION)
 
 
 @contextlib.contextmanager

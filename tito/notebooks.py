@@ -14,6 +14,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from tito.cells import grade_id
 from tito.errors import TitoError
 from tito.project import Module
 
@@ -26,9 +27,9 @@ class SourceError(TitoError):
 
 
 def stable_cell_id(index: int, cell) -> str:
-    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-    if grade_id and _ID_RE.match(grade_id):
-        return grade_id
+    cell_id = grade_id(cell)
+    if cell_id and _ID_RE.match(cell_id):
+        return cell_id
     digest = hashlib.sha1(f"{index}\0{cell.cell_type}\0{cell.source}".encode()).hexdigest()
     return f"cell-{digest[:10]}"
 

@@ -72,7 +72,8 @@ def run_test(args: argparse.Namespace) -> int:
 def module_summary(root) -> list[dict]:
     """Per module: export target, graded test count, points, package in sync, last local score."""
     from tito.export import package_in_sync
-    from tito.moduletest import graded_cells, last_report_is_older, load_last_report
+    from tito.cells import graded_code_cells, points
+    from tito.moduletest import last_report_is_older, load_last_report
     from tito.notebooks import load_module_notebook
     from tito.project import list_modules
     from tito.workspace import read_manifest
@@ -88,7 +89,7 @@ def module_summary(root) -> list[dict]:
     manifest = read_manifest(root) or {}
     rows = []
     for module in modules:
-        cells = graded_cells(load_module_notebook(module))
+        cells = graded_code_cells(load_module_notebook(module))
         last = load_last_report(module)
         passed = None if last is None else sum(t["points"] == t["max_points"] for t in last["graded"])
         rows.append(
@@ -96,7 +97,7 @@ def module_summary(root) -> list[dict]:
                 "module": module.key,
                 "target": f"tinytorch.{module.export_target()}",
                 "tests": len(cells),
-                "points": sum(float(c.metadata["nbgrader"].get("points", 0)) for c in cells),
+                "points": sum(points(c) for c in cells),
                 "in_sync": sync[module.key],
                 "tests_passed": None if last is None else f"{passed}/{len(last['graded'])}",
                 "last_score": None if last is None else f"{last['score']:g}/{last['max_score']:g}",

@@ -150,7 +150,7 @@ def run_autograde(args: argparse.Namespace) -> int:
 
     from tito.console import console
     from tito.grading.autograding import autograde
-    from tito.grading.config import DEFAULT_CELL_TIMEOUT
+    from tito.grading.config import GRADING_CELL_TIMEOUT
     from tito.grading.course import resolve_course_module
 
     root, course = _course(args)
@@ -171,7 +171,7 @@ def run_autograde(args: argparse.Namespace) -> int:
 
     with progress:
         outcomes = autograde(course, key, students=args.student, workers=args.workers,
-                             cell_timeout=args.timeout or DEFAULT_CELL_TIMEOUT, project_root=root,
+                             cell_timeout=args.timeout or GRADING_CELL_TIMEOUT, project_root=root,
                              on_outcome=finished, on_start=started)
     if not outcomes:
         console.print(f"[yellow]no collected submissions of {key}:[/] run `tito nbgrader collect {key}` first")

@@ -73,7 +73,7 @@ def run_lab(args: argparse.Namespace) -> int:
     import subprocess
     import sys
 
-    from tito.moduletest import kernel_environment
+    from tito.notebook_run import kernel_environment
     from tito.project import find_root
 
     root = find_root()

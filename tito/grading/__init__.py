@@ -5,28 +5,32 @@ The functions tests and other tools call, importable from here::
     from tito.grading import course_paths, init_course, generate, release, submit, collect
     from tito.grading import autograde, generate_feedback, build_report, course_status
 
-Submodules are imported on first use: the sandbox's kernel launcher imports
-this package and must start fast.
+Every module of this package imports nbgrader, nbconvert and nbformat inside
+the functions that need them: the sandbox's kernel launcher imports this
+package and must start fast.
 """
 
-from importlib import import_module
+from tito.grading.autograding import autograde
+from tito.grading.course import (
+    collect,
+    generate,
+    generated_modules,
+    init_course,
+    release,
+    resolve_course_module,
+    submit,
+    submitted_students,
+)
+from tito.grading.feedback import generate_feedback
+from tito.grading.outcomes import Outcome, load_outcome
+from tito.grading.paths import CoursePaths, course_dir, course_paths
+from tito.grading.report import ReportRow, build_report, render_report
+from tito.grading.sandbox import SandboxLimits
+from tito.grading.status import course_status
 
-_EXPORTS = {
-    "CoursePaths": "paths", "course_paths": "paths", "course_dir": "paths",
-    "init_course": "course", "generate": "course", "release": "course", "submit": "course",
-    "collect": "course", "submitted_students": "course", "resolve_course_module": "course",
-    "generated_modules": "course",
-    "autograde": "autograding", "Outcome": "outcomes", "load_outcome": "outcomes",
-    "SandboxLimits": "sandbox",
-    "generate_feedback": "feedback",
-    "build_report": "report", "render_report": "report", "ReportRow": "report",
-    "course_status": "status",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(f"tito.grading.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'tito.grading' has no attribute {name!r}")
+__all__ = [
+    "CoursePaths", "Outcome", "ReportRow", "SandboxLimits", "autograde", "build_report", "collect",
+    "course_dir", "course_paths", "course_status", "generate", "generate_feedback", "generated_modules",
+    "init_course", "load_outcome", "release", "render_report", "resolve_course_module", "submit",
+    "submitted_students",
+]

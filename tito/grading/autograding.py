@@ -8,9 +8,11 @@ grades. tito runs the same nbgrader pieces in three steps:
    tampering against the release notebook, then nbgrader's `Autograde`
    converter with only its sanitizing preprocessors;
 2. in a pool of worker processes, several submissions at once: execute the
-   sanitized notebook in the sandboxed kernel (`tito.grading.execution`);
-3. here again: nbgrader's remaining autograde preprocessors (SaveAutoGrades,
-   late penalties, output limits, metadata checks) write the grades.
+   sanitized notebook in the sandboxed kernel (`tito.grading.execution`: plain
+   data in, plain data out);
+3. here again: graded cells that never ran are marked, then nbgrader's
+   remaining autograde preprocessors (SaveAutoGrades, late penalties, output
+   limits, metadata checks) write the grades.
 
 Only this process opens the gradebook, and it does so for one submission at a
 time, so parallel grading cannot lose or corrupt a grade in SQLite. Each
@@ -28,13 +30,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from tito.cells import grade_id
 from tito.errors import TitoError
-from tito.grading.config import DEFAULT_CELL_TIMEOUT, course_config
-from tito.grading.course import nbgrader_error, require_course, submitted_students
-from tito.grading.execution import ExecutionJob, ExecutionResult, init_worker, run_job
+from tito.grading.config import GRADING_CELL_TIMEOUT, course_config, nbgrader_error
+from tito.grading.course import require_course, submitted_students
+from tito.grading.execution import ExecutionJob, ExecutionResult, init_worker, mark_cells_not_run, run_job
 from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, SandboxSettings
+from tito.locked_cells import Tampering, find_tampering
+from tito.notebook_run import score_executed_notebook
 from tito.notebooks import write_atomic
 
 MAX_ATTEMPTS = 2  # a submission whose worker process died is retried once in a fresh worker
@@ -61,7 +66,7 @@ def hidden_package_files(project_root: Path | None, module_key: str) -> list[str
 class PreparedSubmission:
     student: str
     job: ExecutionJob
-    tampered: list[str]
+    tampered: list[Tampering]
     started: float
     prepare_seconds: float = 0.0
     attempts: int = 0
@@ -116,16 +121,15 @@ class Autograder:
                 pass
         shutil.rmtree(self.course.autograded / student / self.module, ignore_errors=True)
 
-    def failed(self, student: str, detail: str, started: float, tampered: list[str] | None = None) -> Outcome:
+    def failed(self, student: str, detail: str, started: float, tampered: list[Tampering] | None = None) -> Outcome:
         self._forget(student)
-        return Outcome(student, self.module, "error", 0.0, self.max_score, tampered_cells=tampered or [],
+        return Outcome(student, self.module, "error", 0.0, self.max_score,
+                       tampered_cells=[str(t) for t in tampered or []],
                        detail=detail, seconds=time.perf_counter() - started, graded_at=_now())
 
     def prepare(self, student: str) -> PreparedSubmission | Outcome:
         """Step 1: check, record tampering, sanitize with nbgrader. An Outcome when it cannot be run."""
         import nbformat
-
-        from tito.grading.tampering import find_tampering
 
         started = time.perf_counter()
         path = self.course.submitted_notebook(self.module, student)
@@ -153,8 +157,6 @@ class Autograder:
         """Step 3: nbgrader saves the grades of the executed notebook; the outcome says what happened."""
         import nbformat
 
-        from tito.moduletest import grade_executed_notebook
-
         student = prepared.student
         finish_started = time.perf_counter()
         nb_id = notebook_id(self.module)
@@ -166,6 +168,7 @@ class Autograder:
         }
         try:
             executed = nbformat.reads(result.notebook_json, as_version=4)
+            mark_cells_not_run(executed, result)
             output, _ = self.exporter.from_notebook_node(executed, resources=resources)
         except Exception as exc:
             return self.failed(student, f"nbgrader could not save the grades: {type(exc).__name__}: {exc}",
@@ -176,13 +179,14 @@ class Autograder:
         with self._gradebook() as gb:
             submission = gb.find_submission(self.module, student)
             score, max_score = float(submission.score), float(submission.max_score)
-        report = grade_executed_notebook(nbformat.reads(output, as_version=4), self.module)
-        failing = [", ".join(t.tests) or t.grade_id for t in report.graded if not t.passed]
+        scored = score_executed_notebook(nbformat.reads(output, as_version=4))
+        failing = [", ".join(t.tests) or t.grade_id for t in scored.graded if not t.passed]
         status, detail = _status(result, prepared.tampered, executed)
         timed_out = [_cell_name(executed, i) for i in result.timed_out_cells]
         seconds = prepared.prepare_seconds + result.seconds + time.perf_counter() - finish_started
-        return Outcome(student, self.module, status, score, max_score, failing, prepared.tampered, timed_out,
-                       detail, seconds, in_gradebook=True, graded_at=_now())
+        tampered = [str(t) for t in prepared.tampered]
+        return Outcome(student, self.module, status, score, max_score, failing, tampered, timed_out, detail, seconds,
+                       in_gradebook=True, graded_at=_now())
 
 
 def _now() -> str:
@@ -192,15 +196,15 @@ def _now() -> str:
 def _cell_name(nb, index: int | None) -> str:
     if index is None or index >= len(nb.cells):
         return "?"
-    return nb.cells[index].get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+    return grade_id(nb.cells[index]) or f"cell {index + 1}"
 
 
-def _status(result: ExecutionResult, tampered: list[str], nb) -> tuple[str, str]:
+def _status(result: ExecutionResult, tampered: list[Tampering], nb) -> tuple[str, str]:
     notes = []
     if result.strays_killed:
         notes.append(f"{result.strays_killed} runaway process(es) of the submission killed")
     if tampered:
-        notes.append("locked cells restored: " + "; ".join(tampered))
+        notes.append("locked cells restored: " + "; ".join(map(str, tampered)))
     if result.error:
         return "error", "; ".join([f"the kernel could not run the notebook: {result.error}", *notes])
     if result.killed_for == "output":
@@ -217,7 +221,7 @@ def _status(result: ExecutionResult, tampered: list[str], nb) -> tuple[str, str]
 
 
 def autograde(course: CoursePaths, module_key: str, students: list[str] | None = None, workers: int = 1,
-              cell_timeout: int = DEFAULT_CELL_TIMEOUT, limits: SandboxLimits | None = None,
+              cell_timeout: int = GRADING_CELL_TIMEOUT, limits: SandboxLimits | None = None,
               project_root: Path | None = None,
               on_outcome: Callable[[Outcome], None] | None = None,
               on_start: Callable[[int], None] | None = None) -> list[Outcome]:

@@ -1,20 +1,24 @@
-"""nbgrader configuration of a course, built in one place.
+"""nbgrader configuration of a course, built in one place, and the way into nbgrader's API.
 
 `nbgrader_config.py` (at the project root and in every course folder) calls
 `configure(get_config(), ...)`, and tito's own calls into nbgrader's Python API
-use `course_config(...)`: both get the same settings from this module.
+go through `nbgrader_api(...)` (or `course_config(...)`): both get the same
+settings from this module. `nbgrader_error` picks the telling line out of a
+failed API call.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
 from tito.grading.paths import COURSE_ID, SANDBOX_KERNEL_NAME, CoursePaths, course_paths
 
-DEFAULT_CELL_TIMEOUT = 120  # seconds per cell while grading
+GRADING_CELL_TIMEOUT = 120  # seconds per cell while grading: many submissions wait behind each one
+_EXCEPTION_LINE_RE = re.compile(r"^(\w+(Error|Exception)): (.+)$")
 
 CONFIG_TEMPLATE = '''"""nbgrader configuration of this TinyTorch course (written by `tito nbgrader init`).
 
@@ -37,12 +41,12 @@ def ensure_tools_on_path() -> None:
 
 
 def configure(c, course_dir: Path | None = None, project_root: Path | None = None,
-              cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> None:
+              cell_timeout: int = GRADING_CELL_TIMEOUT) -> None:
     """Apply the course settings to the traitlets config `c` (in place)."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
-    from tito.grading.feedback import HideHiddenTests
+    from tito.grading.leaks import hide_hidden_tests_preprocessor
 
     ensure_tools_on_path()
     course = course_paths(project_root, course_dir)
@@ -57,14 +61,30 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
     # Plain `nbgrader autograde` runs student code in the same sandboxed kernel as tito.
     c.Execute.kernel_name = SANDBOX_KERNEL_NAME
     c.Execute.timeout = cell_timeout
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, hide_hidden_tests_preprocessor(), CSSHTMLHeaderPreprocessor]
     c.NbGraderAPI.log_level = "WARN"
 
 
-def course_config(course: CoursePaths, cell_timeout: int = DEFAULT_CELL_TIMEOUT):
+def course_config(course: CoursePaths, cell_timeout: int = GRADING_CELL_TIMEOUT):
     """A fresh traitlets Config for `course`."""
     from traitlets.config import Config
 
     c = Config()
     configure(c, course_dir=course.root, cell_timeout=cell_timeout)
     return c
+
+
+def nbgrader_api(course: CoursePaths, **config_options):
+    """nbgrader's NbGraderAPI for `course`, configured as above."""
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=course_config(course, **config_options))
+
+
+def nbgrader_error(outcome: dict) -> str:
+    """The most telling line of a failed NbGraderAPI call: the exception behind it, else its last error."""
+    text = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line for line in lines if _EXCEPTION_LINE_RE.match(line) and not line.startswith("NbGraderException")]
+    errors = [line for line in lines if line.startswith("[ERROR]") and "see the" not in line.lower()]
+    return (causes or errors or lines or ["unknown error"])[0 if causes else -1]

@@ -12,8 +12,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tito.cells import is_graded, points
 from tito.errors import TitoError, UsageError
-from tito.grading.config import CONFIG_TEMPLATE, course_config
+from tito.grading.config import CONFIG_TEMPLATE, course_config, ensure_tools_on_path, nbgrader_api, nbgrader_error
 from tito.grading.leaks import find_leaks, instructor_secrets, notebook_text
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.notebooks import load_module_notebook, notebook_text as notebook_json, write_atomic
@@ -27,24 +28,6 @@ class LeakError(TitoError):
     """A generated release notebook still contains solution or hidden-test lines."""
 
 
-_EXCEPTION_LINE_RE = re.compile(r"^(\w+(Error|Exception)): (.+)$")
-
-
-def nbgrader_error(outcome: dict) -> str:
-    """The most telling line of a failed NbGraderAPI call: the exception behind it, else its last error."""
-    text = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    causes = [line for line in lines if _EXCEPTION_LINE_RE.match(line) and not line.startswith("NbGraderException")]
-    errors = [line for line in lines if line.startswith("[ERROR]") and "see the" not in line.lower()]
-    return (causes or errors or lines or ["unknown error"])[0 if causes else -1]
-
-
-def nbgrader_api(course: CoursePaths, **config_options):
-    from nbgrader.apps import NbGraderAPI
-
-    return NbGraderAPI(config=course_config(course, **config_options))
-
-
 def init_course(course: CoursePaths) -> CoursePaths:
     """Create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel spec (idempotent).
 
@@ -53,7 +36,6 @@ def init_course(course: CoursePaths) -> CoursePaths:
     """
     from nbgrader.api import Gradebook
 
-    from tito.grading.config import ensure_tools_on_path
     from tito.grading.sandbox import install_kernel_spec
 
     ensure_tools_on_path()
@@ -112,9 +94,8 @@ def generate(module: Module, course: CoursePaths) -> GenerateResult:
         if leaks:
             previous.restore()
             raise LeakError(f"release of {module.key} would leak {len(leaks)} line(s), e.g. {leaks[0]!r}: not released")
-    graded = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
-    points = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in graded)
-    return GenerateResult(module.key, source, release, len(graded), points, len(secrets))
+    graded = [c for c in nb.cells if is_graded(c)]
+    return GenerateResult(module.key, source, release, len(graded), sum(points(c) for c in graded), len(secrets))
 
 
 @dataclass

@@ -1,6 +1,14 @@
 """Run one submission's notebook in the sandboxed kernel (inside a grading worker process).
 
-The notebook is executed by `tito.moduletest.execute_notebook` (nbclient, errors
+The execution step is plain data in, plain data out: `execute_in_sandbox` takes
+an `ExecutionJob` (the sanitized notebook as JSON, the cell timeout, the sandbox
+settings) and returns an `ExecutionResult` (the executed notebook as JSON, the
+typed `Stop` of a run that ended early, the cells that timed out or were
+running when the kernel died), both JSON both ways. Scoring and the gradebook
+stay with the coordinating process (`tito.grading.autograding`), which also
+gives graded cells that never ran their error output (`mark_cells_not_run`).
+
+The notebook is executed by `tito.notebook_run.execute_notebook` (nbclient, errors
 allowed, interrupt on timeout) in the `tinytorch-sandbox` kernel. A watchdog
 thread enforces what nbclient alone does not: a kernel that ignores the
 timeout's interrupt is killed `INTERRUPT_GRACE` seconds later, a kernel that
@@ -8,18 +16,16 @@ floods output past `MAX_OUTPUT_BYTES` is killed (ZeroMQ itself drops any single
 message over `MAX_MESSAGE_BYTES`), and every process of the
 sandbox user except the kernel is killed (and counted) after a timed-out cell,
 whenever the user nears its process limit (a fork bomb), and at the end.
-Graded cells that never ran because the kernel stopped get an error output,
-so nbgrader gives them no points.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from tito.moduletest import mark_unexecuted_graded_cells
 from tito.grading.paths import SANDBOX_KERNEL_NAME
 from tito.grading.sandbox import (
     SETTINGS_ENV,
@@ -32,6 +38,7 @@ from tito.grading.sandbox import (
     processes_of_uid,
     task_count,
 )
+from tito.notebook_run import Stop, StopKind, execute_notebook, mark_unexecuted_graded_cells
 
 INTERRUPT_GRACE = 10.0  # seconds a timed-out cell has to answer the interrupt before its kernel is killed
 MAX_OUTPUT_BYTES = 32 * 1024 * 1024  # all outputs of one notebook
@@ -61,6 +68,7 @@ class ExecutionResult:
     student: str
     module: str
     notebook_json: str | None = None
+    stop: Stop | None = None  # why the run ended before its last cell; None: it ran to the end
     timed_out_cells: list[int] = field(default_factory=list)
     kernel_died: bool = False
     killed_for: str = ""  # "timeout" or "output": the watchdog killed the kernel
@@ -68,6 +76,17 @@ class ExecutionResult:
     strays_killed: int = 0
     error: str = ""  # the kernel could not be started or run at all
     seconds: float = 0.0
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["stop"] = None if self.stop is None else self.stop.to_dict()
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ExecutionResult":
+        data = json.loads(text)
+        stop = data.pop("stop", None)
+        return cls(stop=None if stop is None else Stop.from_dict(stop), **data)
 
 
 def init_worker(slots, slot_count: int) -> None:
@@ -214,8 +233,6 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
     pinned to `cpus` (with as many BLAS threads) when given."""
     import nbformat
 
-    from tito.moduletest import execute_notebook
-
     result = ExecutionResult(job.student, job.module)
     nb = nbformat.reads(job.notebook_json, as_version=4)
     settings = replace(job.settings, uid=uid, cpus=tuple(cpus), threads=len(cpus) or job.settings.threads)
@@ -227,39 +244,50 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
     watchdog = Watchdog(job.cell_timeout, uid, settings.limits.processes)
     try:
         with watchdog:
-            execute_notebook(nb, job.cell_timeout, kernel_name=SANDBOX_KERNEL_NAME, env=env,
-                             on_cell_execute=watchdog.on_cell_execute,
-                             on_cell_executed=watchdog.on_cell_executed,
-                             extra_arguments=KERNEL_ARGUMENTS, shutdown_kernel="immediate",
-                             kernel_manager_class=capped_kernel_manager_class())
-    except Exception as exc:  # the kernel did not start, or nbclient failed: not the student's doing
-        result.error = f"{type(exc).__name__}: {exc}".strip()
+            stop = execute_notebook(nb, job.cell_timeout, kernel_name=SANDBOX_KERNEL_NAME, env=env,
+                                    on_cell_execute=watchdog.on_cell_execute,
+                                    on_cell_executed=watchdog.on_cell_executed,
+                                    extra_arguments=KERNEL_ARGUMENTS, shutdown_kernel="immediate",
+                                    kernel_manager_class=capped_kernel_manager_class())
     finally:
         if uid is not None:
             watchdog.strays_killed += kill_strays(uid, watchdog.kernel_pid)
             kill_uid_processes(uid)
-    execution_error = nb.metadata.pop("tito_execution_error", "")
-    if "CellTimeoutError" in execution_error and watchdog.current is not None:
-        watchdog.timed_out.append(watchdog.current)  # nbclient gave up on the cell itself
+    if stop is not None and stop.kind is StopKind.TIMEOUT and stop.cell is not None:
+        watchdog.timed_out.append(stop.cell)  # nbclient gave up on the cell itself
+    result.stop = stop
     result.timed_out_cells = sorted(set(watchdog.timed_out))
     result.killed_for = watchdog.killed_for
     result.strays_killed = watchdog.strays_killed
-    result.kernel_died = "DeadKernelError" in execution_error or bool(watchdog.killed_for)
-    if execution_error or result.kernel_died or result.error:  # the run stopped before the last cell
-        result.died_in_cell = watchdog.current
-        if watchdog.killed_for == "timeout" or "CellTimeoutError" in execution_error:
-            reason = "not run: the kernel was stopped after a cell ran past the time limit"
-        elif watchdog.killed_for == "output":
-            reason = f"not run: the kernel was stopped after writing more than {MAX_OUTPUT_BYTES // 2**20} MB of output"
-        elif result.error:
-            reason = f"not run: the kernel could not run the notebook ({result.error})"
-        else:
-            reason = "not run: the kernel died before this cell"
-        mark_unexecuted_graded_cells(nb, reason)
+    result.kernel_died = (stop is not None and stop.kind is StopKind.DEAD_KERNEL) or bool(watchdog.killed_for)
+    if stop is not None and stop.kind is StopKind.OTHER:
+        result.error = stop.detail
+    if stop is not None or result.kernel_died:  # the run stopped before the last cell
+        result.died_in_cell = stop.cell if stop is not None else watchdog.current
     truncate_outputs(nb)
     result.notebook_json = nbformat.writes(nb)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def not_run_reason(result: ExecutionResult) -> str | None:
+    """What the graded cells that never ran are told, when the run stopped early (else None)."""
+    if result.stop is None and not result.kernel_died:
+        return None
+    if result.killed_for == "timeout" or (result.stop is not None and result.stop.kind is StopKind.TIMEOUT):
+        return "not run: the kernel was stopped after a cell ran past the time limit"
+    if result.killed_for == "output":
+        return f"not run: the kernel was stopped after writing more than {MAX_OUTPUT_BYTES // 2**20} MB of output"
+    if result.error:
+        return f"not run: the kernel could not run the notebook ({result.error})"
+    return "not run: the kernel died before this cell"
+
+
+def mark_cells_not_run(nb, result: ExecutionResult) -> list[int]:
+    """Coordinator side: after an early stop, graded cells that never ran get an error output,
+    so nbgrader gives them no points."""
+    reason = not_run_reason(result)
+    return [] if reason is None else mark_unexecuted_graded_cells(nb, reason)
 
 
 def run_job(job: ExecutionJob) -> ExecutionResult:
