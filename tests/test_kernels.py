@@ -391,6 +391,44 @@ def test_run_in_parallel_runs_every_piece_once_at_the_same_time():
     assert len(set(ran.values())) == 4
 
 
+def test_run_in_parallel_keeps_its_worker_threads_between_calls():
+    workers = []
+    for _ in range(3):
+        run_in_parallel(lambda lo, hi: lo and workers.append(threading.current_thread()), split_range(4, 2))
+    assert len(workers) == 3
+    assert all(worker.is_alive() for worker in workers)  # kept for the next call, not started per call
+
+
+def test_nested_run_in_parallel_finishes_when_every_worker_is_busy():
+    done = []
+
+    def inner(lo, hi):
+        done.append((lo, hi))
+
+    def outer(lo, hi):  # every piece, in the caller and in the pool, starts another parallel region
+        run_in_parallel(inner, [(lo, lo + 1), (lo + 1, hi)])
+
+    finished = threading.Event()
+    runner = threading.Thread(target=lambda: (run_in_parallel(outer, split_range(8, 4)), finished.set()), daemon=True)
+    runner.start()
+    assert finished.wait(timeout=30), "a nested parallel region waited for a piece that no thread would run"
+    assert sorted(done) == [(i, i + 1) for i in range(8)]
+
+
+def test_parallel_kernels_work_in_a_forked_child():
+    code = ("import os, numpy as np\n"
+            "from tinytorch.core.kernels import matmul_parallel, parallel_relu\n"
+            "a = np.ones((64, 64), np.float32)\n"
+            "matmul_parallel(a, a, num_processes=2)\n"  # the parent's pool exists before the fork
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    ok = matmul_parallel(a, a, num_processes=2)[0, 0] == 64 and parallel_relu(-a, 2).max() == 0\n"
+            "    os._exit(0 if ok else 1)\n"
+            "print(os.waitpid(pid, 0)[1])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "0", done.stderr
+
+
 def test_run_in_parallel_without_pieces_and_with_errors():
     run_in_parallel(lambda lo, hi: 1 / 0, [])  # nothing to run
 
@@ -719,6 +757,15 @@ def test_int8_matmul_equals_the_int64_reference(pair):
 def test_int8_matmul_is_exact_for_long_sums(pair):
     qa, qb = pair
     np.testing.assert_array_equal(int8_matmul(qa, qb), qa.astype(np.int64) @ qb.astype(np.int64))
+
+
+@given(pair=int8_matrix_pairs(max_dim=4, max_k=4000), dtype=st.sampled_from([np.float32, np.float64]))
+@settings(max_examples=25)
+def test_int8_matmul_into_a_float_dtype_is_the_exact_product_rounded_once(pair, dtype):
+    qa, qb = pair
+    got = int8_matmul(qa, qb, dtype=dtype)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, (qa.astype(np.int64) @ qb.astype(np.int64)).astype(dtype))
 
 
 @pytest.mark.parametrize("k, value", [(1024, -128), (1025, -128), (1040, -127), (1041, -127), (1041, 127),
