@@ -1914,11 +1914,11 @@ for name, call, kernel_flops, kernel_bytes in placements:
 # compute time shrinks as `1 / p`: that is why scaling flattens.
 
 # %% [markdown]
-# The GPU part of the module has its own constants: the NVIDIA rules the models
-# follow, and the assumptions they state. Only four things of the rest are used
-# here: `_positive_int`, `time_kernel` and `Tensor` for checking and measuring, and
-# module 10's `detect_hardware` and `attainable_gflops` for this machine's measured
-# roofline.
+# The GPU part of the module stands on its own, with its own constants: the NVIDIA
+# rules the models follow, and the assumptions they state. Of the rest of this
+# module it uses only `_positive_int` (argument checks), `time_kernel` (the one
+# measurement) and `Tensor`, plus module 10's `detect_hardware` and
+# `attainable_gflops` for this machine's measured roofline.
 
 # %% nbgrader={"grade": false, "grade_id": "gpu-constants", "locked": true, "schema_version": 3, "solution": false, "task": false}
 #| export
