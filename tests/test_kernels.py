@@ -867,3 +867,113 @@ def test_quantized_relu_saturates_and_keeps_kind():
         quantized_relu(np.ones(2), scale=-1.0)
     with pytest.raises(TypeError, match="numeric"):
         quantized_relu(["x"])
+
+
+# ---------------------------------------------------------------- the lesson's speed-check helpers
+# The graded cells of module 11 judge speed through the helpers of one locked cell.
+# Sleeping contenders take the same time however busy the machine is, and sleeps
+# in two threads overlap, so these tests check the helpers' arithmetic and verdicts
+# without depending on this machine's speed.
+
+SLEEP = 0.02  # seconds: long against a busy machine's wake-up delays
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    """The kernels lesson's exported cells and its test-helper cell, run in one namespace."""
+    from helpers import REPO
+    from tito.notebooks import read_source
+
+    namespace = {"__name__": "kernels_lesson"}
+    for cell in read_source(REPO / "modules" / "11_kernels" / "kernels_dev.py").cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if cell.cell_type == "code" and ("#| export" in cell.source or grade_id == "kernels-test-helpers"):
+            exec(compile(cell.source, grade_id, "exec"), namespace)
+    return namespace
+
+
+def sleeper(seconds):
+    return lambda *args: time.sleep(seconds)
+
+
+def test_expect_raises_names_what_is_missing(lesson):
+    expect_raises = lesson["expect_raises"]
+    assert expect_raises(ValueError, lambda: int("x"), what="int of x", naming=["'x'"]) == \
+        "invalid literal for int() with base 10: 'x'"
+    with pytest.raises(AssertionError, match="^int of 1 should raise ValueError or TypeError$"):
+        expect_raises((ValueError, TypeError), lambda: int("1"), what="int of 1")
+    with pytest.raises(AssertionError, match="int of x: the error should name shape, got: invalid literal"):
+        expect_raises(ValueError, lambda: int("x"), what="int of x", naming=["shape"])
+    with pytest.raises(KeyError):  # another exception is not swallowed
+        expect_raises(ValueError, lambda: {}["k"], what="a missing key")
+
+
+def test_kernel_speedup_is_the_ratio_of_medians_and_checks_every_timed_result(lesson):
+    checked = []
+    ratio = lesson["kernel_speedup"](sleeper(SLEEP), sleeper(4 * SLEEP), lambda i: (i,), at_least=1.0,
+                                     check=lambda result, i: checked.append(i), repeats=4)
+    assert 3.0 < ratio < 4.5
+    assert checked == [0, 1, 2, 0]  # every sample's result, the inputs cycling through the variants
+
+
+def test_kernel_speedup_reports_a_slow_kernel_after_measuring_again(lesson):
+    calls = []
+
+    def slow_kernel(*args):
+        calls.append(args)
+        time.sleep(2 * SLEEP)
+
+    ratio = lesson["kernel_speedup"](slow_kernel, sleeper(SLEEP), lambda i: (i,), at_least=1.0, repeats=2)
+    assert ratio < 0.8
+    attempts = lesson["SPEED_ATTEMPTS"]
+    assert len(calls) >= attempts * 2  # every attempt timed it again
+
+
+def test_a_failed_result_check_fails_the_speed_check(lesson):
+    def wrong(result, *args):
+        raise AssertionError("entry (0, 0) is wrong")
+
+    with pytest.raises(AssertionError, match="entry"):
+        lesson["kernel_speedup"](sleeper(SLEEP), sleeper(SLEEP), lambda i: (i,), at_least=1.0, check=wrong)
+
+
+def test_parallel_gain_of_a_parallel_and_of_a_serial_kernel(lesson):
+    def two_at_once(*args):  # two sleeps in two threads: they overlap, like a parallel kernel's pieces
+        helper = threading.Thread(target=time.sleep, args=(SLEEP,))
+        helper.start()
+        time.sleep(SLEEP)
+        helper.join()
+
+    gain, machine = lesson["parallel_gain"](two_at_once, sleeper(2 * SLEEP), lambda i: (i,), sleeper(SLEEP), repeats=3)
+    assert 1.6 < machine < 2.2 and 1.6 < gain < 2.2
+    assert gain >= lesson["required_parallel_gain"](machine)
+    serial, machine = lesson["parallel_gain"](sleeper(2 * SLEEP), sleeper(2 * SLEEP), lambda i: (i,), sleeper(SLEEP),
+                                             repeats=3)
+    assert serial < 1.2 < lesson["required_parallel_gain"](machine)
+
+
+def test_parallel_gain_gives_no_verdict_when_the_machine_shows_no_gain(lesson):
+    lock = threading.Lock()
+
+    def one_at_a_time(*args):  # the reference can never overlap: like a machine whose cores are all taken
+        with lock:
+            time.sleep(SLEEP)
+
+    assert lesson["parallel_gain"](sleeper(SLEEP), sleeper(SLEEP), lambda i: (i,), one_at_a_time, repeats=2) is None
+
+
+def test_required_parallel_gain_is_a_share_of_the_machine_s_extra_speed(lesson):
+    share = lesson["PARALLEL_SHARE"]
+    assert lesson["required_parallel_gain"](1.0) == 1.0
+    assert lesson["required_parallel_gain"](2.0) == pytest.approx(1 + share)
+    assert lesson["required_parallel_gain"](64.0) == pytest.approx(1 + 63 * share)
+
+
+def test_structure_helpers_see_inside_the_kernels(lesson):
+    calls = lesson["run_in_parallel_calls"](lambda: lesson["parallel_relu"](np.ones(5000, np.float32), 2))
+    assert [call["pieces"] for call in calls] == [lesson["split_range"](5000, min(2, kernels.cpu_count()))]
+    result, asked = lesson["block_sizes_asked"](lambda: lesson["matmul_cache_optimized"](np.ones((4, 4)), np.ones((4, 4))), 3)
+    assert asked == [8] and np.array_equal(result, np.full((4, 4), 4.0))
+    assert lesson["open_blas_regions"]() == 0
+    assert lesson["pieces_meeting"]([(0, 1), (1, 2), (2, 3)]) == (True, [(0, 1), (1, 2), (2, 3)])
+    assert lesson["threads_running_batch"](range(4), num_workers=2) == 2
