@@ -16,22 +16,24 @@ the formula next to it:
   fraction of attainable = GFLOP/s / attainable
 - speedup = baseline seconds / kernel seconds at the same size
 
-The goals, and how they are measured, are in `tito.benchmark_goals`; the chart in
-`tito.benchmark_chart`.
+The goals, and how they are measured, are in `tito.benchmark_goals`; the timing loop
+in `tito.benchmark_measure`; the result types in `tito.benchmark_results`; the chart
+in `tito.benchmark_chart`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from tito.benchmark_goals import KERNELS_MODULE, QUICK_TARGET_SIZES, TARGET_SIZES, Target, measure_targets
+from tito.benchmark_chart import write_chart
+from tito.benchmark_goals import KERNELS_MODULE, QUICK_TARGET_SIZES, TARGET_SIZES, measure_targets
 from tito.benchmark_measure import (
     Contender,
     background_load,
@@ -46,6 +48,7 @@ from tito.benchmark_measure import (
     relu_python_loop,
     time_blocks,
 )
+from tito.benchmark_results import KernelBenchmark, KernelRow
 from tito.errors import TitoError
 from tito.notebooks import write_atomic
 
@@ -67,31 +70,6 @@ Progress = Callable[[str], None]
 
 
 @dataclass
-class KernelRow:
-    """One kernel at one size: its time, every sample, correctness and the numbers derived from the time."""
-
-    family: str  # "matmul" (size = n) or "relu" (size = elements)
-    kernel: str
-    size: int
-    dtype: str
-    repeats: int
-    flops: int
-    bytes_moved: int
-    intensity_flop_per_byte: float
-    attainable_gflops: float
-    seconds: float | None = None
-    samples: list[float] = field(default_factory=list)
-    correct: bool = False
-    max_abs_error: float | None = None
-    error: str | None = None
-    gflops: float | None = None
-    gbs: float | None = None
-    fraction_of_attainable: float | None = None
-    baseline: str | None = None
-    speedup: float | None = None
-
-
-@dataclass
 class Candidate:
     """A kernel to measure at one size, the reference its result must match, and how closely."""
 
@@ -101,21 +79,6 @@ class Candidate:
     tolerance: float
     repeats: int
     limit: Callable | None = None
-
-
-@dataclass
-class KernelBenchmark:
-    """Everything one run measured; `asdict` of it is the JSON file."""
-
-    created: str
-    quick: bool
-    settings: dict[str, Any]
-    machine: dict[str, Any]
-    load: dict[str, float]
-    matmul: list[KernelRow]
-    relu: list[KernelRow]
-    targets: list[Target]
-    benchmark: str = "kernels"
 
 
 def load_kernels():
@@ -256,8 +219,6 @@ def prepare_output_dir(output_dir: str | os.PathLike) -> Path:
 
 def write_outputs(results: KernelBenchmark, output_dir: str | os.PathLike) -> dict[str, Path]:
     """Write `kernels.json` and `kernels.png` into `output_dir` (created if needed)."""
-    from tito.benchmark_chart import write_chart
-
     folder = prepare_output_dir(output_dir)
     files = {"json": folder / JSON_NAME, "png": folder / PNG_NAME}
     write_chart(results, files["png"])

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tito.benchmark_results import KernelBenchmark, KernelRow
 from tito.notebooks import write_atomic
-
-if TYPE_CHECKING:
-    from tito.benchmark import KernelBenchmark, KernelRow
 
 DPI = 110
 
