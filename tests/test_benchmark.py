@@ -1,8 +1,8 @@
 """tito benchmark kernels: the quick run's data, files and CLI.
 
 Speeds are never asserted here; the checks are structure, correctness of the
-kernels' results, and that every derived number follows from the measured time
-by its formula.
+kernels' results, and that every derived number and every verdict follows from the
+measured samples by its formula.
 """
 
 import io
@@ -11,6 +11,8 @@ import math
 import statistics
 import struct
 import time
+from contextlib import contextmanager
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from rich.console import Console
 
 import tito.console
 import tito.benchmark
+import tinytorch.core.kernels as kernels
 from tito.benchmark import (
     JSON_NAME,
     NAIVE_MAX_N,
@@ -28,12 +31,18 @@ from tito.benchmark import (
     QUICK_MATMUL_SIZES,
     QUICK_RELU_SIZES,
     load_kernels,
-    measure_import_time,
     prepare_output_dir,
-    quantize_reference,
-    relu_python_loop,
     run_kernel_benchmark,
     write_outputs,
+)
+from tito.benchmark_goals import GOALS
+from tito.benchmark_measure import (
+    Contender,
+    background_load,
+    measure_import_time,
+    quantize_reference,
+    relu_python_loop,
+    time_blocks,
 )
 from tito.commands.benchmark import render
 from tito.errors import TitoError
@@ -44,8 +53,6 @@ from strategies import float_arrays
 MATMUL_KERNELS = ["matmul_vectorized", "numpy @, 1 BLAS thread", "matmul_cache_optimized", "matmul_parallel",
                   "quantized_matmul"]
 RELU_KERNELS = ["vectorized_relu", "parallel_relu", "quantized_relu"]
-TARGETS = {"parallel_vs_single_thread_blas", "parallel_vs_numpy_multithreaded", "cache_optimized_vs_numpy",
-           "quantized_vs_numpy_int32", "parallel_relu_vs_vectorized", "vectorized_overhead", "kernels_import_time"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -77,19 +84,20 @@ def test_png_is_a_real_png(quick_run):
     length, chunk = struct.unpack(">I4s", data[8:16])
     assert chunk == b"IHDR" and length == 13
     width, height = struct.unpack(">II", data[16:24])
-    assert width > 1000 and height > 300
+    assert width > 2000 and height > 300  # four panels side by side
     assert data[-8:-4] == b"IEND"
 
 
-def test_json_round_trips_the_results(quick_run, written):
+def test_json_is_the_dataclasses_as_dicts(quick_run, written):
     results, _, _ = quick_run
-    assert written == json.loads(json.dumps(results))
+    assert written == json.loads(json.dumps(asdict(results)))
     assert written["benchmark"] == "kernels" and written["quick"] is True
 
 
 def test_progress_is_reported(quick_run):
     _, _, messages = quick_run
     assert any("matmul" in m for m in messages) and any("relu" in m for m in messages)
+    assert sum(m.startswith("goal:") for m in messages) == len(GOALS)
 
 
 def test_machine_section(written):
@@ -102,6 +110,10 @@ def test_machine_section(written):
     assert machine["ridge_point_flop_per_byte"] == pytest.approx(machine["peak_gflops"] / machine["memory_bandwidth_gbs"])
 
 
+def test_settle_time_is_the_kernels_modules_constant(written):
+    assert written["settings"]["settle_seconds"] == kernels.BLAS_SETTLE_SECONDS > 0
+
+
 def test_background_load_is_reported(written):
     load = written["load"]
     assert load["seconds"] > 0
@@ -109,8 +121,6 @@ def test_background_load_is_reported(written):
 
 
 def test_background_load_formula():
-    from tito.benchmark import background_load
-
     start = {"busy": 10.0, "own": 2.0, "wall": 100.0}
     end = {"busy": 13.0, "own": 4.0, "wall": 102.0}  # 3 busy seconds, 2 of them ours, over 2 s x 2 cores
     assert background_load(start, end, cores=2) == {"seconds": 2.0, "other_cpu_percent": 25.0}
@@ -119,89 +129,138 @@ def test_background_load_formula():
 def test_matmul_rows_cover_every_kernel_and_size(written):
     assert written["settings"]["matmul_sizes"] == list(QUICK_MATMUL_SIZES)
     for n in QUICK_MATMUL_SIZES:
-        kernels = [row["kernel"] for row in written["matmul"] if row["n"] == n]
+        rows = [row for row in written["matmul"] if row["size"] == n]
         expected = (["matmul_custom"] if n <= NAIVE_MAX_N else []) + MATMUL_KERNELS
-        assert kernels == expected
+        assert [row["kernel"] for row in rows] == expected
+        assert all(row["family"] == "matmul" for row in rows)
 
 
 def test_relu_rows_cover_every_kernel_and_size(written):
     assert written["settings"]["relu_sizes"] == list(QUICK_RELU_SIZES)
     for elements in QUICK_RELU_SIZES:
-        kernels = [row["kernel"] for row in written["relu"] if row["elements"] == elements]
+        rows = [row for row in written["relu"] if row["size"] == elements]
         expected = (["relu_python_loop"] if elements <= PYTHON_LOOP_MAX_ELEMENTS else []) + RELU_KERNELS
-        assert kernels == expected
+        assert [row["kernel"] for row in rows] == expected
+        assert all(row["family"] == "relu" for row in rows)
 
 
 def test_every_kernel_ran_and_was_correct(written):
     for row in written["matmul"] + written["relu"]:
-        assert "error" not in row, row
+        assert row["error"] is None, row
         assert row["correct"] is True, row
 
 
+def test_every_sample_is_kept_and_the_time_is_their_median(written):
+    for row in written["matmul"] + written["relu"]:
+        assert len(row["samples"]) == row["repeats"] and all(t > 0 for t in row["samples"])
+        assert row["seconds"] == statistics.median(row["samples"])
+
+
+def assert_derived_numbers(row, flops, bytes_moved, machine):
+    peak, bandwidth = machine["peak_gflops"], machine["memory_bandwidth_gbs"]
+    assert row["flops"] == flops and row["bytes_moved"] == bytes_moved
+    assert row["intensity_flop_per_byte"] == pytest.approx(flops / bytes_moved)
+    assert row["gflops"] == pytest.approx(flops / row["seconds"] / 1e9, rel=1e-12)
+    assert row["gbs"] == pytest.approx(bytes_moved / row["seconds"] / 1e9, rel=1e-12)
+    attainable = min(peak, flops / bytes_moved * bandwidth)
+    assert row["attainable_gflops"] == pytest.approx(attainable, rel=1e-12)
+    assert row["fraction_of_attainable"] == pytest.approx(row["gflops"] / attainable, rel=1e-12)
+
+
 def test_matmul_numbers_follow_from_the_time(written):
-    peak = written["machine"]["peak_gflops"]
     for n in QUICK_MATMUL_SIZES:
-        rows = [row for row in written["matmul"] if row["n"] == n]
-        baseline = rows[0]
+        rows = [row for row in written["matmul"] if row["size"] == n]
         for row in rows:
-            assert row["seconds"] > 0 and math.isfinite(row["seconds"])
-            assert row["flops"] == 2 * n**3
-            assert row["gflops"] == pytest.approx(2 * n**3 / row["seconds"] / 1e9, rel=1e-12)
-            assert row["percent_of_peak"] == pytest.approx(100 * row["gflops"] / peak, rel=1e-12)
+            assert_derived_numbers(row, 2 * n**3, 3 * n * n * 4, written["machine"])
             assert row["intensity_flop_per_byte"] == pytest.approx(n / 6)  # 2n^3 / (3 n^2 * 4 bytes)
-            assert row["baseline"] == baseline["kernel"]
-            assert row["speedup"] == pytest.approx(baseline["seconds"] / row["seconds"], rel=1e-12)
+            assert row["baseline"] == rows[0]["kernel"]
+            assert row["speedup"] == pytest.approx(rows[0]["seconds"] / row["seconds"], rel=1e-12)
 
 
 def test_relu_numbers_follow_from_the_time(written):
-    bandwidth = written["machine"]["memory_bandwidth_gbs"]
     for row in written["relu"]:
-        elements = row["elements"]
-        assert row["bytes"] == 2 * 4 * elements
-        assert row["gbs"] == pytest.approx(8 * elements / row["seconds"] / 1e9, rel=1e-12)
-        assert row["gflops"] == pytest.approx(elements / row["seconds"] / 1e9, rel=1e-12)
-        assert row["percent_of_bandwidth"] == pytest.approx(100 * row["gbs"] / bandwidth, rel=1e-12)
+        assert_derived_numbers(row, row["size"], 2 * 4 * row["size"], written["machine"])
         assert row["intensity_flop_per_byte"] == pytest.approx(1 / 8)
 
 
-def test_targets_are_all_reported_with_consistent_verdicts(written):
+def medians_of(target):
+    assert set(target["medians"]) == set(target["samples"])
+    for name, samples in target["samples"].items():
+        assert target["medians"][name] == statistics.median(samples)
+    return target["medians"]
+
+
+def test_goals_are_all_reported_with_the_table_s_marks_and_wording(written):
     targets = {t["name"]: t for t in written["targets"]}
-    assert set(targets) == TARGETS
-    for target in targets.values():
+    assert set(targets) == set(GOALS)
+    sizes = written["settings"]["target_sizes"]
+    for name, target in targets.items():
+        goal = GOALS[name]
+        assert target["mark"] == goal.mark and target["unit"] == goal.unit
+        assert target["comparison"] == (">=" if goal.higher_is_better else "<=")
+        assert target["description"] == goal.wording.format(size=target["size"])
         assert math.isfinite(target["measured"])
-        holds = (target["measured"] >= target["target"] if target["comparison"] == ">="
-                 else target["measured"] <= target["target"])
-        if target["name"] == "quantized_vs_numpy_int32":
-            assert target["exact_integer_product"] is True  # correctness, not speed
-            holds = holds and target["exact_integer_product"]
-        if target["name"] == "kernels_import_time":
-            assert target["silent"] is True
-            holds = holds and target["silent"]
-        assert target["passed"] == holds
-        if "kernel_seconds" in target:
-            assert target["kernel_seconds"] == statistics.median(target["kernel_samples"])
-            assert target["baseline_seconds"] == statistics.median(target["baseline_samples"])
-            ratio = target["baseline_seconds"] / target["kernel_seconds"]
-            if target["unit"] == "x":
-                assert target["measured"] == pytest.approx(ratio)
-            elif target["unit"] == "x time":
-                assert target["measured"] == pytest.approx(1 / ratio)
-            else:
-                assert target["measured"] == pytest.approx(100 * (1 / ratio - 1))
+    assert targets["matmul_parallel_vs_numpy"]["size"] == sizes["matmul"]
+    assert targets["parallel_relu_vs_machine"]["size"] == sizes["relu"]
+
+
+def test_parallel_goals_are_the_kernel_gain_over_the_machine_gain(written):
+    targets = {t["name"]: t for t in written["targets"]}
+    matmul = medians_of(targets["matmul_parallel_vs_numpy"])
+    single = matmul["numpy @, 1 BLAS thread"]
+    assert targets["matmul_parallel_vs_numpy"]["kernel_gain"] == pytest.approx(single / matmul["matmul_parallel"])
+    assert targets["matmul_parallel_vs_numpy"]["machine_gain"] == pytest.approx(single / matmul["numpy @"])
+    relu_target = targets["parallel_relu_vs_machine"]
+    relu = medians_of(relu_target)
+    workers = relu_target["details"]["workers"]
+    assert workers == min(kernels.DEFAULT_NUM_WORKERS, written["machine"]["cpu_count"])
+    assert relu_target["kernel_gain"] == pytest.approx(relu["vectorized_relu"] / relu["parallel_relu"])
+    assert relu_target["machine_gain"] == pytest.approx(relu[f"{workers} streams one after another"]
+                                                       / relu[f"{workers} streams at once"])
+    for target in (targets["matmul_parallel_vs_numpy"], relu_target):
+        assert target["measured"] == pytest.approx(target["kernel_gain"] / target["machine_gain"])
+
+
+def test_other_goals_follow_from_their_medians_and_verdicts_from_the_marks(written):
+    targets = {t["name"]: t for t in written["targets"]}
+    quantized = medians_of(targets["quantized_vs_vectorized"])
+    assert targets["quantized_vs_vectorized"]["measured"] == pytest.approx(
+        quantized["matmul_vectorized"] / quantized["quantized_matmul"])
+    blocked = medians_of(targets["cache_optimized_vs_blas"])
+    assert targets["cache_optimized_vs_blas"]["measured"] == pytest.approx(
+        blocked["matmul_cache_optimized"] / blocked["numpy @"])
+    int32 = medians_of(targets["quantized_vs_numpy_int32"])
+    assert targets["quantized_vs_numpy_int32"]["measured"] == pytest.approx(
+        int32["numpy int32 @"] / int32["quantized_matmul"])
+    overhead = medians_of(targets["vectorized_overhead"])
+    assert targets["vectorized_overhead"]["measured"] == pytest.approx(
+        100 * (overhead["matmul_vectorized"] / overhead["numpy @"] - 1))
+    assert targets["kernels_import_time"]["measured"] == statistics.median(targets["kernels_import_time"]["samples"]["import"])
+    for target in targets.values():
+        holds = (target["measured"] >= target["mark"] if target["comparison"] == ">="
+                 else target["measured"] <= target["mark"])
+        for must_hold in ("exact_integer_product", "silent"):
+            if must_hold in target["details"]:
+                assert target["details"][must_hold] is True, target["name"]  # correctness, not speed
+                holds = holds and target["details"][must_hold]
+        assert target["passed"] == holds, target["name"]
 
 
 def test_render_prints_every_table(quick_run, monkeypatch):
     results, _, _ = quick_run
     buffer = io.StringIO()
-    monkeypatch.setattr(tito.console, "console", Console(file=buffer, width=200, color_system=None))
+    monkeypatch.setattr(tito.console, "console", Console(file=buffer, width=250, color_system=None))
     render(results)
     text = buffer.getvalue()
     for n in QUICK_MATMUL_SIZES:
         assert f"matmul n={n} float32" in text
     for elements in QUICK_RELU_SIZES:
         assert f"ReLU {elements:,} float32 elements" in text
-    assert "target ratios" in text and results["machine"]["cpu_model"] in text
-    assert text.count("pass") + text.count("miss") >= len(TARGETS)
+    assert "goals" in text and "of attainable" in text and "machine gain" in text
+    assert results.machine["cpu_model"] in text
+    for target in results.targets:
+        assert target.description in text
+    assert text.count("pass") + text.count("miss") >= len(GOALS)
 
 
 def test_output_dir_that_is_a_file_is_a_clear_error(tmp_path):
@@ -232,23 +291,34 @@ def test_cli_help_lists_the_options():
     assert "--quick" in done.stdout and "--output" in done.stdout
 
 
-def test_alternating_medians_blocks_and_bounds():
-    from tito.benchmark import alternating_medians
-
-    calls = {"first": 0, "second": 0}
+def test_time_blocks_alternates_blocks_settles_by_running_and_keeps_every_sample():
+    calls, entered = {"first": 0, "second": 0}, []
 
     def first():
         calls["first"] += 1
         time.sleep(0.002)
+        return "first result"
 
     def second():
         calls["second"] += 1
 
-    slow, fast, samples = alternating_medians(first, second, repeats=3, rounds=2)
+    @contextmanager
+    def limit():
+        entered.append(sum(calls.values()))
+        yield
+
+    timings = time_blocks([Contender("first", first), Contender("second", second, limit)], samples=3, rounds=2)
     assert calls == {"first": 6, "second": 6}  # 2 blocks x (1 warm-up + ceil(3 / 2) timed)
-    assert len(samples["kernel_samples"]) == len(samples["baseline_samples"]) == 4
-    assert slow == statistics.median(samples["kernel_samples"]) >= 0.002
-    assert fast == statistics.median(samples["baseline_samples"]) >= 0.0
+    assert entered == [3, 9]  # once per block of the second contender, around it
+    assert len(timings["first"].samples) == len(timings["second"].samples) == 4
+    assert timings["first"].median == statistics.median(timings["first"].samples) >= 0.002
+    assert timings["first"].result == "first result"
+
+    start, count = time.perf_counter(), {"n": 0}
+    settled = time_blocks([Contender("k", lambda: count.update(n=count["n"] + 1))], samples=2, rounds=2,
+                          settle_seconds=0.05)
+    assert time.perf_counter() - start >= 2 * 0.05  # each block ran untimed for the settle time first
+    assert count["n"] > 2 * (1 + 1) and len(settled["k"].samples) == 2
 
 
 def test_import_time_of_a_silent_and_a_printing_module():

@@ -391,6 +391,44 @@ def test_run_in_parallel_runs_every_piece_once_at_the_same_time():
     assert len(set(ran.values())) == 4
 
 
+def test_run_in_parallel_keeps_its_worker_threads_between_calls():
+    workers = []
+    for _ in range(3):
+        run_in_parallel(lambda lo, hi: lo and workers.append(threading.current_thread()), split_range(4, 2))
+    assert len(workers) == 3
+    assert all(worker.is_alive() for worker in workers)  # kept for the next call, not started per call
+
+
+def test_nested_run_in_parallel_finishes_when_every_worker_is_busy():
+    done = []
+
+    def inner(lo, hi):
+        done.append((lo, hi))
+
+    def outer(lo, hi):  # every piece, in the caller and in the pool, starts another parallel region
+        run_in_parallel(inner, [(lo, lo + 1), (lo + 1, hi)])
+
+    finished = threading.Event()
+    runner = threading.Thread(target=lambda: (run_in_parallel(outer, split_range(8, 4)), finished.set()), daemon=True)
+    runner.start()
+    assert finished.wait(timeout=30), "a nested parallel region waited for a piece that no thread would run"
+    assert sorted(done) == [(i, i + 1) for i in range(8)]
+
+
+def test_parallel_kernels_work_in_a_forked_child():
+    code = ("import os, numpy as np\n"
+            "from tinytorch.core.kernels import matmul_parallel, parallel_relu\n"
+            "a = np.ones((64, 64), np.float32)\n"
+            "matmul_parallel(a, a, num_processes=2)\n"  # the parent's pool exists before the fork
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    ok = matmul_parallel(a, a, num_processes=2)[0, 0] == 64 and parallel_relu(-a, 2).max() == 0\n"
+            "    os._exit(0 if ok else 1)\n"
+            "print(os.waitpid(pid, 0)[1])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "0", done.stderr
+
+
 def test_run_in_parallel_without_pieces_and_with_errors():
     run_in_parallel(lambda lo, hi: 1 / 0, [])  # nothing to run
 
@@ -721,6 +759,15 @@ def test_int8_matmul_is_exact_for_long_sums(pair):
     np.testing.assert_array_equal(int8_matmul(qa, qb), qa.astype(np.int64) @ qb.astype(np.int64))
 
 
+@given(pair=int8_matrix_pairs(max_dim=4, max_k=4000), dtype=st.sampled_from([np.float32, np.float64]))
+@settings(max_examples=25)
+def test_int8_matmul_into_a_float_dtype_is_the_exact_product_rounded_once(pair, dtype):
+    qa, qb = pair
+    got = int8_matmul(qa, qb, dtype=dtype)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, (qa.astype(np.int64) @ qb.astype(np.int64)).astype(dtype))
+
+
 @pytest.mark.parametrize("k, value", [(1024, -128), (1025, -128), (1040, -127), (1041, -127), (1041, 127),
                                       (2081, -127), (10_000, -128), (131_071, -128)])
 def test_int8_matmul_worst_case_sums(k, value):
@@ -820,3 +867,113 @@ def test_quantized_relu_saturates_and_keeps_kind():
         quantized_relu(np.ones(2), scale=-1.0)
     with pytest.raises(TypeError, match="numeric"):
         quantized_relu(["x"])
+
+
+# ---------------------------------------------------------------- the lesson's speed-check helpers
+# The graded cells of module 11 judge speed through the helpers of one locked cell.
+# Sleeping contenders take the same time however busy the machine is, and sleeps
+# in two threads overlap, so these tests check the helpers' arithmetic and verdicts
+# without depending on this machine's speed.
+
+SLEEP = 0.02  # seconds: long against a busy machine's wake-up delays
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    """The kernels lesson's exported cells and its test-helper cell, run in one namespace."""
+    from helpers import REPO
+    from tito.notebooks import read_source
+
+    namespace = {"__name__": "kernels_lesson"}
+    for cell in read_source(REPO / "modules" / "11_kernels" / "kernels_dev.py").cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if cell.cell_type == "code" and ("#| export" in cell.source or grade_id == "kernels-test-helpers"):
+            exec(compile(cell.source, grade_id, "exec"), namespace)
+    return namespace
+
+
+def sleeper(seconds):
+    return lambda *args: time.sleep(seconds)
+
+
+def test_expect_raises_names_what_is_missing(lesson):
+    expect_raises = lesson["expect_raises"]
+    assert expect_raises(ValueError, lambda: int("x"), what="int of x", naming=["'x'"]) == \
+        "invalid literal for int() with base 10: 'x'"
+    with pytest.raises(AssertionError, match="^int of 1 should raise ValueError or TypeError$"):
+        expect_raises((ValueError, TypeError), lambda: int("1"), what="int of 1")
+    with pytest.raises(AssertionError, match="int of x: the error should name shape, got: invalid literal"):
+        expect_raises(ValueError, lambda: int("x"), what="int of x", naming=["shape"])
+    with pytest.raises(KeyError):  # another exception is not swallowed
+        expect_raises(ValueError, lambda: {}["k"], what="a missing key")
+
+
+def test_kernel_speedup_is_the_ratio_of_medians_and_checks_every_timed_result(lesson):
+    checked = []
+    ratio = lesson["kernel_speedup"](sleeper(SLEEP), sleeper(4 * SLEEP), lambda i: (i,), at_least=1.0,
+                                     check=lambda result, i: checked.append(i), repeats=4)
+    assert 3.0 < ratio < 4.5
+    assert checked == [0, 1, 2, 0]  # every sample's result, the inputs cycling through the variants
+
+
+def test_kernel_speedup_reports_a_slow_kernel_after_measuring_again(lesson):
+    calls = []
+
+    def slow_kernel(*args):
+        calls.append(args)
+        time.sleep(2 * SLEEP)
+
+    ratio = lesson["kernel_speedup"](slow_kernel, sleeper(SLEEP), lambda i: (i,), at_least=1.0, repeats=2)
+    assert ratio < 0.8
+    attempts = lesson["SPEED_ATTEMPTS"]
+    assert len(calls) >= attempts * 2  # every attempt timed it again
+
+
+def test_a_failed_result_check_fails_the_speed_check(lesson):
+    def wrong(result, *args):
+        raise AssertionError("entry (0, 0) is wrong")
+
+    with pytest.raises(AssertionError, match="entry"):
+        lesson["kernel_speedup"](sleeper(SLEEP), sleeper(SLEEP), lambda i: (i,), at_least=1.0, check=wrong)
+
+
+def test_parallel_gain_of_a_parallel_and_of_a_serial_kernel(lesson):
+    def two_at_once(*args):  # two sleeps in two threads: they overlap, like a parallel kernel's pieces
+        helper = threading.Thread(target=time.sleep, args=(SLEEP,))
+        helper.start()
+        time.sleep(SLEEP)
+        helper.join()
+
+    gain, machine = lesson["parallel_gain"](two_at_once, sleeper(2 * SLEEP), lambda i: (i,), sleeper(SLEEP), repeats=3)
+    assert 1.6 < machine < 2.2 and 1.6 < gain < 2.2
+    assert gain >= lesson["required_parallel_gain"](machine)
+    serial, machine = lesson["parallel_gain"](sleeper(2 * SLEEP), sleeper(2 * SLEEP), lambda i: (i,), sleeper(SLEEP),
+                                             repeats=3)
+    assert serial < 1.2 < lesson["required_parallel_gain"](machine)
+
+
+def test_parallel_gain_gives_no_verdict_when_the_machine_shows_no_gain(lesson):
+    lock = threading.Lock()
+
+    def one_at_a_time(*args):  # the reference can never overlap: like a machine whose cores are all taken
+        with lock:
+            time.sleep(SLEEP)
+
+    assert lesson["parallel_gain"](sleeper(SLEEP), sleeper(SLEEP), lambda i: (i,), one_at_a_time, repeats=2) is None
+
+
+def test_required_parallel_gain_is_a_share_of_the_machine_s_extra_speed(lesson):
+    share = lesson["PARALLEL_SHARE"]
+    assert lesson["required_parallel_gain"](1.0) == 1.0
+    assert lesson["required_parallel_gain"](2.0) == pytest.approx(1 + share)
+    assert lesson["required_parallel_gain"](64.0) == pytest.approx(1 + 63 * share)
+
+
+def test_structure_helpers_see_inside_the_kernels(lesson):
+    calls = lesson["run_in_parallel_calls"](lambda: lesson["parallel_relu"](np.ones(5000, np.float32), 2))
+    assert [call["pieces"] for call in calls] == [lesson["split_range"](5000, min(2, kernels.cpu_count()))]
+    result, asked = lesson["block_sizes_asked"](lambda: lesson["matmul_cache_optimized"](np.ones((4, 4)), np.ones((4, 4))), 3)
+    assert asked == [8] and np.array_equal(result, np.full((4, 4), 4.0))
+    assert lesson["open_blas_regions"]() == 0
+    assert lesson["pieces_meeting"]([(0, 1), (1, 2), (2, 3)]) == (True, [(0, 1), (1, 2), (2, 3)])
+    assert lesson["threads_running_batch"](range(4), num_workers=2) == 2

@@ -61,6 +61,7 @@
 # %% nbgrader={"grade": false, "grade_id": "kernels-imports", "locked": true, "schema_version": 3, "solution": false, "task": false}
 #| export
 import math
+import os
 import statistics
 import threading
 import time
@@ -87,38 +88,12 @@ TEACHING_BLOCK_SIZE = 32  # cache_friendly_matmul: small, so the loop structure 
 SMALL_MATRIX_ROWS = 20  # fewer rows: one product, threads cost more than they save
 PARALLEL_RELU_MIN_ELEMENTS = 1000  # fewer elements: vectorized_relu, same reason
 DEFAULT_NUM_WORKERS = 4
+BLAS_SETTLE_SECONDS = 0.25  # OpenBLAS worker threads spin ~0.1 s after a multithreaded call before they sleep
 
 # int8 quantization
 INT8_LIMIT = 127  # symmetric range [-127, 127]: -128 is never produced
 FLOAT32_EXACT_INTEGERS = 2**24  # every integer of magnitude <= 2**24 is exact in float32
 INT32_MAX = 2**31 - 1
-
-# GPU models of KernelOptimizationProfiler (NVIDIA rules; there is no GPU to measure here)
-WARP_SIZE = 32  # threads that execute one instruction together
-SEGMENT_BYTES = 32  # granularity of a global-memory transaction
-CACHE_LINE_BYTES = 128  # L1/L2 cache line
-SHARED_MEMORY_BANKS = 32  # banks of 4-byte words
-SHARED_MEMORY_PER_BLOCK_BYTES = 48 * 1024  # static shared memory per thread block
-GPU_LINK_BANDWIDTH_GBS = 25.0  # one direction of a PCIe 4.0 x16 link, as achieved in practice
-GPU_LINK_LATENCY_S = 5e-6  # per message of a ring step
-DEFAULT_STEP_COMPUTE_SECONDS = 0.1  # one GPU's compute time per training step (a stated assumption)
-DEFAULT_FUSION_TENSOR_BYTES = 4 * 1024 * 1024  # a 1024 x 1024 float32 activation
-ACCESS_PATTERNS = ("row_major", "column_major", "strided", "random")
-TENSOR_CORE_OPERATIONS = ("matmul", "linear", "conv2d", "batched_matmul", "attention")
-TENSOR_CORE_DIM_MULTIPLE = {"float16": 8, "bfloat16": 8, "tf32": 4, "int8": 16}
-TENSOR_CORE_PEAK_RATIO = {"tf32": 8, "float16": 16, "bfloat16": 16, "int8": 32}  # A100 dense peaks / float32 peak
-KNOWN_DATA_TYPES = {"float16", "bfloat16", "tf32", "float32", "float64", "int8", "uint8", "int16", "int32", "int64"}
-DATA_TYPE_ALIASES = {"half": "float16", "fp16": "float16", "bf16": "bfloat16", "float": "float32",
-                     "fp32": "float32", "single": "float32", "double": "float64", "fp64": "float64"}
-FUSION_KINDS = {
-    "matmul": "producer", "linear": "producer", "conv2d": "producer",
-    "relu": "unary", "sigmoid": "unary", "tanh": "unary", "gelu": "unary", "exp": "unary",
-    "dropout": "unary", "scale": "unary",
-    "add": "binary", "sub": "binary", "mul": "binary", "div": "binary", "bias_add": "binary",
-    "softmax": "reduction", "layernorm": "reduction", "batchnorm": "reduction", "sum": "reduction",
-    "mean": "reduction",
-}
-FUSION_TRAFFIC = {"producer": 1, "unary": 2, "binary": 3, "reduction": 2}  # tensors moved per unfused kernel
 
 # %% [markdown]
 # ## Bookkeeping shared by every kernel
@@ -204,10 +179,10 @@ def split_range(total: int, parts: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 # %% [markdown]
-# One more shared tool: `blas_single_thread()`, a context manager that limits the
-# BLAS library to one thread while it is active. Part 4 explains why parallel kernels
-# need it; the performance tests also use it to compare kernels on one core each, so
-# that a busy machine slows both sides alike.
+# Two more shared tools. `blas_single_thread()` is a context manager that limits the
+# BLAS library to one thread while it is active, and `worker_pool(threads)` gives
+# the module's worker threads, started once and kept. Part 4 explains why the
+# parallel kernels need both.
 
 # %% nbgrader={"grade": false, "grade_id": "blas-single-thread", "locked": true, "schema_version": 3, "solution": false, "task": false}
 #| export
@@ -244,6 +219,38 @@ def blas_single_thread() -> Iterator[None]:
             if _blas_regions == 0:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_threads = 0  # the most pieces _pool runs at once
+
+
+def worker_pool(threads: int) -> ThreadPoolExecutor:
+    """The module's pool of worker threads, with room for at least `threads` pieces at once.
+
+    Started on first use and kept: a thread started for one call costs its start and,
+    on its first BLAS call, BLAS's per-thread buffers, every time. A call that needs
+    more threads than the pool has gets a larger pool; the old one lets its idle
+    threads end. A forked child process starts its own pool (threads do not survive
+    a fork).
+    """
+    global _pool, _pool_threads
+    with _pool_lock:
+        if _pool is None or _pool_threads < threads:
+            old, _pool_threads = _pool, max(threads, cpu_count() - 1, 1)
+            _pool = ThreadPoolExecutor(max_workers=_pool_threads, thread_name_prefix="tinytorch-worker")
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    global _pool, _pool_lock, _pool_threads
+    _pool, _pool_lock, _pool_threads = None, threading.Lock(), 0
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 # %% [markdown]
 # ## Part 1 — The baseline, and how to time it honestly
@@ -292,105 +299,327 @@ def time_kernel(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[An
     ### END SOLUTION
 
 # %% [markdown]
-# The tests of this module compare two kernels with the helpers below (their own
-# stopwatch, so that they do not depend on your `time_kernel`): both kernels run once
-# to warm up, then alternately several times, and the result is the ratio of the
-# median times. Alternating means a burst of load on the machine hits both.
+# The tests of this module measure speed with the helpers below, their own stopwatch
+# so that they do not depend on your `time_kernel`. Every speed check goes through
+# them, and they follow the rules above:
+#
+# - **Ratios, interleaved.** The contenders take turns, sample after sample, and the
+#   verdict is the ratio of their median times: a burst of load on the machine hits
+#   both sides alike.
+# - **Different inputs, checked outputs.** Consecutive samples use different inputs,
+#   and a few entries of every timed result are checked, so a kernel cannot be fast
+#   by remembering its last answer or by skipping work.
+# - **Relative to the machine.** A parallel kernel is judged against what *this*
+#   machine gives two independent copies of the same kind of work, measured in the
+#   same rounds: the same verdict on a 2-core laptop as on a 64-core server, and on
+#   a busy machine as on a quiet one (Part 4 explains the numbers).
 
 # %% nbgrader={"grade": false, "grade_id": "kernels-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import gc
+from contextlib import nullcontext
 
 
-MIN_SAMPLE_SECONDS = 0.005  # each timed sample lasts at least this long: many scheduler time slices
+MIN_SAMPLE_SECONDS = 0.005  # a timed sample repeats a fast call until it lasts this long
+SPEED_REPEATS = 5  # timed samples per contender
+PARALLEL_REPEATS = 7  # timed samples per contender of a parallel check: more chances of a quiet moment
+INPUT_VARIANTS = 3  # different inputs the timed samples cycle through
+PARALLEL_WORKERS = 2  # the graded parallel checks use two workers on every machine
+PARALLEL_SHARE = 0.5  # share of the machine's extra speed from two workers a parallel kernel must get
+MIN_MACHINE_GAIN = 1.25  # below this the machine is too busy right now for any kernel to show a gain
+QUIET_SPREAD = 1.3  # a median sample this much slower than the fastest: other programs were running
+SPEED_ATTEMPTS = 3  # a speed check measures again, up to this often, before it gives its verdict
+SAMPLED_ENTRIES = 3  # entries of every timed result checked against an independent reference
+PARALLEL_MATMUL_N = 1024  # large enough that handing pieces to the workers costs little against the product
+PARALLEL_RELU_ELEMENTS = 10**7  # 40 MB of float32: far beyond the caches of one core
 
 
-def seconds_per_call(func: Callable[[], Any], loops: int) -> float:
+# ---- errors
+
+def expect_raises(error: type | tuple[type, ...], call: Callable[[], Any], *, what: str,
+                  naming: Sequence[str] = ()) -> str:
+    """Check that `call()` raises `error` with a message naming every string of `naming`; return the message.
+
+    `what` describes the call for the failure message. Any other exception propagates.
+    """
+    try:
+        call()
+    except error as err:
+        for name in naming:
+            assert name in str(err), f"{what}: the error should name {name}, got: {err}"
+        return str(err)
+    names = " or ".join(e.__name__ for e in (error if isinstance(error, tuple) else (error,)))
+    raise AssertionError(f"{what} should raise {names}")
+
+
+# ---- inputs, and checks of sampled output entries
+
+def matrix_pair(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two n x n float32 matrices of standard normal values."""
+    a, b = np.random.default_rng(seed).standard_normal((2, n, n)).astype(np.float32)
+    return a, b
+
+
+def int8_pair(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two n x n int8 matrices with values in [-127, 127]."""
+    qa, qb = np.random.default_rng(seed).integers(-127, 128, size=(2, n, n)).astype(np.int8)
+    return qa, qb
+
+
+def float_vector(elements: int, seed: int) -> tuple[np.ndarray]:
+    """One float32 vector of standard normal values, as a 1-tuple of arguments."""
+    return (np.random.default_rng(seed).standard_normal(elements).astype(np.float32),)
+
+
+def matmul_entries_match(got: Any, a: np.ndarray, b: np.ndarray, tolerance: float = 1e-3) -> None:
+    """A few entries of the product `got` (first, last, one inside) against float64 dot products."""
+    got = np.asarray(getattr(got, "data", got))
+    m, n = a.shape[0], b.shape[1]
+    assert got.shape == (m, n), f"the product of {a.shape} and {b.shape} should have shape {(m, n)}, got {got.shape}"
+    for i, j in ((0, 0), (m - 1, n - 1), (m // 3, n // 2))[:SAMPLED_ENTRIES]:
+        expected = float(a[i].astype(np.float64) @ b[:, j].astype(np.float64))
+        assert abs(float(got[i, j]) - expected) <= tolerance * max(1.0, abs(expected)), (
+            f"entry ({i}, {j}) of a timed product should be {expected:.6g}, got {float(got[i, j]):.6g}")
+
+
+def exact_entries_match(got: Any, a: np.ndarray, b: np.ndarray) -> None:
+    """`matmul_entries_match` with no tolerance: integer products must be exact."""
+    matmul_entries_match(got, a, b, tolerance=0.0)
+
+
+def relu_entries_match(got: Any, x: np.ndarray) -> None:
+    """A few entries of ReLU's result `got` against max(x, 0)."""
+    got, flat = np.asarray(getattr(got, "data", got)), x.reshape(-1)
+    assert got.shape == x.shape, f"ReLU of shape {x.shape} should keep the shape, got {got.shape}"
+    for index in (0, flat.size - 1, flat.size // 3)[:SAMPLED_ENTRIES]:
+        assert got.reshape(-1)[index] == max(flat[index], 0), (
+            f"entry {index} of a timed ReLU should be {max(flat[index], 0)}, got {got.reshape(-1)[index]}")
+
+
+def int32_matmul(qa: np.ndarray, qb: np.ndarray) -> np.ndarray:
+    """numpy's own integer product: the baseline an int8 kernel is measured against."""
+    return qa.astype(np.int32) @ qb.astype(np.int32)
+
+
+def fresh_relu(x: np.ndarray) -> np.ndarray:
+    """ReLU into a fresh output with one numpy call: the machine's streaming reference."""
+    return np.maximum(x, 0)
+
+
+# ---- timing
+
+@lru_cache(maxsize=1)
+def _threadpool_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """threadpoolctl's limit of BLAS to one thread, for a measurement (this cell's own, not the module's)."""
+    return _threadpool_controller().limit(limits=1, user_api="blas")
+
+
+def blas_threads_now() -> list[int]:
+    """The thread count of every BLAS library loaded, right now."""
+    return [info["num_threads"] for info in _threadpool_controller().info() if info["user_api"] == "blas"]
+
+
+def _sample(func: Callable[..., Any], args: tuple, loops: int) -> tuple[float, Any]:
+    """Seconds per call of `func(*args)` over `loops` calls, and the last result."""
     start = time.perf_counter()
     for _ in range(loops):
-        func()
-    return (time.perf_counter() - start) / loops
+        result = func(*args)
+    return (time.perf_counter() - start) / loops, result
 
 
-def speedup_of(fast: Callable[[], Any], slow: Callable[[], Any], repeats: int = 5) -> float:
-    """How many times faster `fast` runs than `slow`: ratio of median times, interleaved.
+def interleaved_samples(contenders: Sequence[Callable[..., Any]], inputs: Sequence[tuple],
+                        check: Callable[..., None] | None = None, repeats: int = SPEED_REPEATS,
+                        settle_seconds: float = 0.0) -> list[list[float]]:
+    """Every timed sample (seconds per call) of each contender, sampled in turns.
 
-    A sample of a fast kernel repeats it until the sample lasts MIN_SAMPLE_SECONDS, so
-    that an interruption by another program costs both sides about the same share.
+    Sample `r` of every contender calls it with the arguments `inputs[r % len(inputs)]`;
+    `check(result, *args)` verifies the result of the first contender's every sample.
+    Before timing, the contenders take turns for `settle_seconds` (untimed): BLAS
+    threads of an earlier multithreaded call stop spinning, and the cores are awake.
     """
-    fast_loops, slow_loops = (max(1, math.ceil(MIN_SAMPLE_SECONDS / max(seconds_per_call(f, 1), 1e-9)))
-                              for f in (fast, slow))  # the first call is also the warm-up
-    fast_times, slow_times = [], []
-    gc.disable()  # a garbage collection inside one timing would land on one side only
+    settle_until = time.perf_counter() + settle_seconds
+    loops = []
+    for func in contenders:  # the calibrating call is also the warm-up
+        seconds, _ = _sample(func, inputs[0], 1)
+        loops.append(max(1, math.ceil(MIN_SAMPLE_SECONDS / max(seconds, 1e-9))))
+    while time.perf_counter() < settle_until:
+        for func in contenders:
+            func(*inputs[0])
+    times: list[list[float]] = [[] for _ in contenders]
+    gc.disable()  # a garbage collection inside one sample would land on one side only
     try:
-        for _ in range(repeats):
-            slow_times.append(seconds_per_call(slow, slow_loops))
-            fast_times.append(seconds_per_call(fast, fast_loops))
+        for r in range(repeats):
+            args = inputs[r % len(inputs)]
+            for k, func in enumerate(contenders):
+                seconds, result = _sample(func, args, loops[k])
+                times[k].append(seconds)
+                if k == 0 and check is not None:
+                    check(result, *args)
     finally:
         gc.enable()
-    return statistics.median(slow_times) / statistics.median(fast_times)
+    return times
 
 
-def parallel_capacity(work: Callable[[int], Any], workers: int = 2) -> float:
-    """The speedup this machine gives *right now* to `workers` independent copies of
-    `work(i)` run in threads at once, against running them one after the other.
+def kernel_speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
+                   at_least: float, check: Callable[..., None] | None = None, repeats: int = SPEED_REPEATS,
+                   single_blas_thread: bool = False) -> float:
+    """How many times faster `kernel(*args)` runs than `baseline(*args)`: the ratio of their interleaved medians.
 
-    When other programs hold the cores or the memory bus this is close to 1, and no
-    parallel kernel can do better: the parallel tests scale their demands with it.
+    The samples cycle through the inputs `make_args(0)`, `make_args(1)`, ...; `check`
+    verifies every timed result of the kernel. `single_blas_thread` runs both on one
+    BLAS thread, so that a busy machine slows both sides alike. A burst of load can
+    still hit one side harder: below `at_least` the measurement is repeated, up to
+    SPEED_ATTEMPTS times, and the best ratio is returned.
     """
-    def sequential():
-        for i in range(workers):
-            work(i)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return speedup_of(lambda: list(pool.map(work, range(workers))), sequential, repeats=5)
-
-
-def compute_capacity(n: int = 384) -> float:
-    """`parallel_capacity` of independent single-thread BLAS products: free cores."""
-    matrices = [np.full((n, n), 0.5, dtype=np.float32) for _ in range(2)]
-    with blas_single_thread():
-        return parallel_capacity(lambda i: matrices[i] @ matrices[i])
+    inputs = [tuple(make_args(i)) for i in range(INPUT_VARIANTS)]
+    best = 0.0
+    with one_blas_thread() if single_blas_thread else nullcontext():
+        for _ in range(SPEED_ATTEMPTS):
+            kernel_times, baseline_times = interleaved_samples([kernel, baseline], inputs, check, repeats)
+            best = max(best, statistics.median(baseline_times) / statistics.median(kernel_times))
+            if best >= at_least:
+                break
+    return best
 
 
-def memory_capacity(x: np.ndarray) -> float:
-    """`parallel_capacity` of independent `np.maximum(x, 0)` into fresh outputs: free memory bandwidth."""
-    return parallel_capacity(lambda i: np.maximum(x, 0))
+def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
+                  reference: Callable[..., Any], check: Callable[..., None] | None = None,
+                  repeats: int = PARALLEL_REPEATS, single_blas_thread: bool = False) -> tuple[float, float] | None:
+    """`(kernel gain, machine gain)` sampled in the same rounds, or None when the machine was never quiet enough.
+
+    kernel gain  = time of `baseline` / time of the parallel `kernel`;
+    machine gain = time of PARALLEL_WORKERS independent calls `reference(*args)` on
+                   different inputs run one after the other / run at once, one thread
+                   each (threads kept for the whole measurement, as a parallel kernel
+                   keeps its workers): what this machine gives that many workers
+                   right now, for the same kind of work.
+    A time is the fastest of a contender's samples (other programs only ever add
+    time). A measurement counts only when the machine was quiet: every contender's
+    median within QUIET_SPREAD of its fastest sample, and the machine gain at least
+    MIN_MACHINE_GAIN. The contenders settle first by running for
+    `BLAS_SETTLE_SECONDS`; up to SPEED_ATTEMPTS measurements, until one counts and
+    the kernel reaches `required_parallel_gain`; the counted one that came closest
+    is returned.
+    """
+    inputs = [tuple(make_args(i)) for i in range(INPUT_VARIANTS)]
+    copies = [inputs[(1 + w) % len(inputs)] for w in range(PARALLEL_WORKERS)]
+
+    def one_after_another(*_: Any) -> None:
+        for args in copies:
+            reference(*args)
+
+    best = None
+    with ThreadPoolExecutor(max_workers=PARALLEL_WORKERS - 1) as pool, \
+            one_blas_thread() if single_blas_thread else nullcontext():
+        def at_once(*_: Any) -> None:
+            futures = [pool.submit(reference, *args) for args in copies[1:]]
+            reference(*copies[0])
+            for future in futures:
+                future.result()
+
+        for _ in range(SPEED_ATTEMPTS):
+            samples = interleaved_samples([kernel, baseline, one_after_another, at_once], inputs, check, repeats,
+                                          settle_seconds=BLAS_SETTLE_SECONDS)
+            kernel_s, baseline_s, apart_s, together_s = (min(times) for times in samples)
+            gains = baseline_s / kernel_s, apart_s / together_s
+            quiet = all(statistics.median(times) <= QUIET_SPREAD * min(times) for times in samples)
+            if quiet and gains[1] >= MIN_MACHINE_GAIN and (
+                    best is None or gains[0] - required_parallel_gain(gains[1])
+                    > best[0] - required_parallel_gain(best[1])):
+                best = gains
+            if best is not None and best[0] >= required_parallel_gain(best[1]):
+                break
+    return best
 
 
-def parallel_speedup(fast: Callable[[], Any], slow: Callable[[], Any], capacity: Callable[[], float],
-                     repeats: int = 7) -> tuple[float, float]:
-    """`(speedup of fast over slow, capacity)`: the capacity is the lower of `capacity()`
-    measured just before and just after, so the machine was at least that free throughout."""
-    before = capacity()
-    ratio = speedup_of(fast, slow, repeats)
-    return ratio, min(before, capacity())
+def required_parallel_gain(machine_gain: float) -> float:
+    """The gain a parallel kernel must show: PARALLEL_SHARE of the machine's extra speed."""
+    return 1 + PARALLEL_SHARE * (machine_gain - 1)
 
 
-@contextmanager
-def watching_run_in_parallel() -> Iterator[list[dict[str, Any]]]:
-    """Record every `run_in_parallel` call made meanwhile: its pieces, and BLAS's thread counts then."""
+# ---- structure: what the kernels do inside
+
+def run_in_parallel_calls(call: Callable[[], Any]) -> list[dict[str, Any]]:
+    """Run `call()`; return every `run_in_parallel` call it made: its pieces, and BLAS's thread counts then."""
     calls = []
     original = globals()["run_in_parallel"]
 
     def spy(task, pieces):
-        blas = [info["num_threads"] for info in _blas_controller().info() if info["user_api"] == "blas"]
-        calls.append({"pieces": list(pieces), "blas_threads": blas})
+        calls.append({"pieces": list(pieces), "blas_threads": blas_threads_now()})
         return original(task, pieces)
 
     globals()["run_in_parallel"] = spy
     try:
-        yield calls
+        call()
     finally:
         globals()["run_in_parallel"] = original
+    return calls
 
 
-def let_blas_threads_idle() -> None:
-    """Wait until BLAS's own worker threads stop spinning after a multithreaded call.
+def block_sizes_asked(call: Callable[[], Any], answer: int) -> tuple[Any, list[int]]:
+    """Run `call()` with `choose_block_size` answering `answer`; return its result and the itemsizes asked."""
+    asked = []
+    original = globals()["choose_block_size"]
+    globals()["choose_block_size"] = lambda itemsize, caches=None: asked.append(itemsize) or answer
+    try:
+        return call(), asked
+    finally:
+        globals()["choose_block_size"] = original
 
-    OpenBLAS threads busy-wait for about 0.1 s after each multithreaded product
-    before they sleep; a measurement that starts earlier competes with them.
-    """
-    time.sleep(0.25)
+
+def square_early_items_last(v: int) -> int:
+    """v * v, after a sleep that makes early items finish last: the order of results must still hold."""
+    time.sleep(0.002 * (5 - v))
+    return v * v
+
+
+def row_sum(row: Tensor) -> float:
+    return float(row.data.sum())
+
+
+def fail_on_three(v: int) -> int:
+    if v == 3:
+        raise KeyError("item 3")
+    return v
+
+
+def threads_running_batch(items: Iterable[Any], num_workers: int) -> int:
+    """How many different threads `parallel_batch_processing` ran the items on (each item takes 10 ms)."""
+    threads, lock = set(), threading.Lock()
+
+    def remember_thread(v):
+        with lock:
+            threads.add(threading.get_ident())
+        time.sleep(0.01)
+        return v
+
+    parallel_batch_processing(items, remember_thread, num_workers=num_workers)
+    return len(threads)
+
+
+def open_blas_regions() -> int:
+    """How many `blas_single_thread` regions are open right now."""
+    return _blas_regions
+
+
+def pieces_meeting(pieces: Sequence[tuple[int, int]], timeout: float = 5.0) -> tuple[bool, list[tuple[int, int]]]:
+    """Run `run_in_parallel` with a task that waits until every piece runs: (did they all meet, pieces run)."""
+    ran, lock = [], threading.Lock()
+    meeting = threading.Barrier(len(pieces), timeout=timeout)
+
+    def wait_for_all(lo, hi):
+        meeting.wait()
+        with lock:
+            ran.append((lo, hi))
+
+    try:
+        run_in_parallel(wait_for_all, pieces)
+    except threading.BrokenBarrierError:
+        return False, sorted(ran)
+    return True, sorted(ran)
 
 # %% nbgrader={"grade": true, "grade_id": "test-time-kernel", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 def test_unit_time_kernel():
@@ -405,12 +634,7 @@ def test_unit_time_kernel():
     echoed, _ = time_kernel(lambda *a, **k: (a, k), 1, key="v")
     assert echoed == ((1,), {"key": "v"}), f"args and kwargs should reach func, got {echoed!r}"
 
-    try:
-        time_kernel(lambda: 1 / 0)
-    except ZeroDivisionError:
-        pass
-    else:
-        raise AssertionError("an exception inside func should propagate out of time_kernel")
+    expect_raises(ZeroDivisionError, lambda: time_kernel(lambda: 1 / 0), what="time_kernel of a func that divides by 0")
 
 test_unit_time_kernel()
 
@@ -480,13 +704,8 @@ def test_unit_matmul_baseline_custom():
         wrapped = kernel(Tensor(a), Tensor(b))
         assert isinstance(wrapped, Tensor), f"{kernel.__name__}(Tensor, Tensor) should return a Tensor, got {type(wrapped).__name__}"
         assert np.allclose(wrapped.data, expected, atol=1e-4), f"{kernel.__name__} on Tensors differs from numpy"
-        try:
-            kernel(np.ones((2, 3)), np.ones((4, 2)))
-        except ValueError as err:
-            assert "(2, 3)" in str(err) and "(4, 2)" in str(err), (
-                f"{kernel.__name__}'s shape error should name both shapes (2, 3) and (4, 2), got: {err}")
-        else:
-            raise AssertionError(f"{kernel.__name__} of (2, 3) and (4, 2) should raise ValueError")
+        expect_raises(ValueError, lambda: kernel(np.ones((2, 3)), np.ones((4, 2))), naming=["(2, 3)", "(4, 2)"],
+                      what=f"{kernel.__name__} of shapes (2, 3) and (4, 2)")
     naive = np.asarray(matmul_naive(a, b))
     assert np.allclose(matmul_custom(a, b), naive, atol=1e-5), "matmul_custom should return what matmul_naive computes"
     f64 = matmul_custom(a.astype(np.float64), b)
@@ -626,24 +845,13 @@ def test_unit_matmul_vectorized():
     assert isinstance(nested, np.ndarray) and nested.dtype == np.float32 and nested[0, 0] == 11.0, (
         f"nested lists should give a float32 ndarray [[11.]], got {nested!r}")
     for bad_a, bad_b in ((np.ones(3), np.ones((3, 2))), (np.ones((2, 3)), np.ones((2, 3)))):
-        try:
-            matmul_vectorized(bad_a, bad_b)
-        except ValueError as err:
-            assert str(bad_a.shape) in str(err) and str(bad_b.shape) in str(err), (
-                f"the error should name both shapes {bad_a.shape} and {bad_b.shape}, got: {err}")
-        else:
-            raise AssertionError(f"shapes {bad_a.shape} and {bad_b.shape} should raise ValueError")
-    try:
-        matmul_vectorized([["a"]], [[1.0]])
-    except TypeError:
-        pass
-    else:
-        raise AssertionError("non-numeric input should raise TypeError")
+        expect_raises(ValueError, lambda: matmul_vectorized(bad_a, bad_b), naming=[str(bad_a.shape), str(bad_b.shape)],
+                      what=f"matmul_vectorized of shapes {bad_a.shape} and {bad_b.shape}")
+    expect_raises(TypeError, lambda: matmul_vectorized([["a"]], [[1.0]]), what="matmul_vectorized of non-numeric input")
 
     # Performance: the vectorized product against your module 03 loop, n = 64.
-    a64 = rng.standard_normal((64, 64)).astype(np.float32)
-    b64 = rng.standard_normal((64, 64)).astype(np.float32)
-    ratio = speedup_of(lambda: matmul_vectorized(a64, b64), lambda: matmul_custom(a64, b64), repeats=3)
+    ratio = kernel_speedup(matmul_vectorized, matmul_custom, lambda i: matrix_pair(64, seed=i), at_least=20,
+                           check=matmul_entries_match, repeats=3)
     assert ratio >= 20, f"matmul_vectorized should be at least 20x faster than the triple loop at n=64, got {ratio:.1f}x"
 
 test_unit_matmul_vectorized()
@@ -675,12 +883,8 @@ def test_unit_vectorized_relu_operations():
         assert np.asarray(ops[key]).dtype == np.float32, f"{key} of float32 inputs should be float32, got {np.asarray(ops[key]).dtype}"
     tensor_ops = vectorized_operations(Tensor(a), b)
     assert all(isinstance(v, Tensor) for v in tensor_ops.values()), "a Tensor x should give Tensor values"
-    try:
-        vectorized_operations(np.ones((2, 3)), np.ones(3))
-    except ValueError as err:
-        assert "(2, 3)" in str(err) and "(3,)" in str(err), f"the error should name (2, 3) and (3,), got: {err}"
-    else:
-        raise AssertionError("shapes (2, 3) and (3,) should raise ValueError: equal shapes are required")
+    expect_raises(ValueError, lambda: vectorized_operations(np.ones((2, 3)), np.ones(3)), naming=["(2, 3)", "(3,)"],
+                  what="vectorized_operations of shapes (2, 3) and (3,) (equal shapes are required)")
     ### BEGIN HIDDEN TESTS
     empty = vectorized_operations(np.zeros(0, np.float32), np.zeros(0, np.float32))
     assert float(empty["dot_product"]) == 0.0 and float(empty["euclidean_distance"]) == 0.0, (
@@ -844,12 +1048,7 @@ def test_unit_choose_block_size():
     assert choose_block_size(8, {"L1d": 1024}) == MIN_BLOCK_SIZE, "a tiny cache should still give MIN_BLOCK_SIZE"
     here = choose_block_size(4)
     assert here % BLOCK_ALIGN == 0 and here >= MIN_BLOCK_SIZE, f"the block for this machine should be a multiple of {BLOCK_ALIGN}, got {here}"
-    try:
-        choose_block_size(0, caches)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("itemsize 0 should raise ValueError")
+    expect_raises(ValueError, lambda: choose_block_size(0, caches), what="choose_block_size with itemsize 0")
 
 test_unit_choose_block_size()
 
@@ -869,30 +1068,18 @@ def test_unit_matmul_cache_optimized():
     assert np.allclose(default, a.T.astype(np.float64) @ a, atol=1e-3), "the default block on a transposed view should match numpy"
     assert isinstance(matmul_cache_optimized(Tensor(a), Tensor(b), 4), Tensor), "Tensor inputs should give a Tensor"
     for bad in (0, -8):
-        try:
-            matmul_cache_optimized(a, b, block_size=bad)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError(f"block_size={bad} should raise ValueError")
+        expect_raises(ValueError, lambda: matmul_cache_optimized(a, b, block_size=bad), naming=["block_size"],
+                      what=f"matmul_cache_optimized with block_size={bad}")
 
     # block_size=None asks choose_block_size, for the itemsize of the result dtype.
-    asked = []
-    original = globals()["choose_block_size"]
-    globals()["choose_block_size"] = lambda itemsize, caches=None: asked.append(itemsize) or 3
-    try:
-        small = matmul_cache_optimized(a.astype(np.float64), b)
-    finally:
-        globals()["choose_block_size"] = original
+    small, asked = block_sizes_asked(lambda: matmul_cache_optimized(a.astype(np.float64), b), answer=3)
     assert asked == [8], f"block_size=None should call choose_block_size(8) for a float64 result, got calls {asked}"
     assert np.allclose(small, a.astype(np.float64) @ b, atol=1e-3), "the product with the chosen block should match numpy"
 
     # Performance: with the default block, at most 2x the time of one `@` (n = 512). Both run on one
     # core: a multithreaded BLAS on a busy machine gives timings too erratic to grade.
-    a512 = rng.standard_normal((512, 512)).astype(np.float32)
-    b512 = rng.standard_normal((512, 512)).astype(np.float32)
-    with blas_single_thread():
-        ratio = speedup_of(lambda: matmul_cache_optimized(a512, b512), lambda: a512 @ b512, repeats=7)
+    ratio = kernel_speedup(matmul_cache_optimized, np.matmul, lambda i: matrix_pair(512, seed=i), at_least=0.5,
+                           check=matmul_entries_match, repeats=7, single_blas_thread=True)
     assert ratio >= 0.5, f"matmul_cache_optimized (default block) should take at most 2x the time of @ at n=512, got {1 / ratio:.2f}x"
     ### BEGIN HIDDEN TESTS
     ints = np.arange(20, dtype=np.int64).reshape(4, 5)
@@ -900,12 +1087,8 @@ def test_unit_matmul_cache_optimized():
         "integer matrices should give the exact integer product")
     mixed = matmul_cache_optimized(a.astype(np.float64), b, block_size=2)
     assert mixed.dtype == np.float64, f"float64 @ float32 should give float64, got {mixed.dtype}"
-    try:
-        matmul_cache_optimized(a, b, block_size=2.5)
-    except (TypeError, ValueError):
-        pass
-    else:
-        raise AssertionError("a non-integer block_size should be rejected")
+    expect_raises((TypeError, ValueError), lambda: matmul_cache_optimized(a, b, block_size=2.5),
+                  what="matmul_cache_optimized with a non-integer block_size 2.5")
     ### END HIDDEN TESTS
 
 test_unit_matmul_cache_optimized()
@@ -922,12 +1105,7 @@ def test_unit_cache_friendly_matmul():
             f"({m},{k})@({k},{n}) should give float32 ({m}, {n}), got {got.dtype} {got.shape}")
         assert np.allclose(got, expected, atol=1e-4), f"cache_friendly_matmul differs from numpy for ({m},{k})@({k},{n}), block {block}"
     assert isinstance(cache_friendly_matmul(Tensor(a), Tensor(b)), Tensor), "Tensor inputs should give a Tensor"
-    try:
-        cache_friendly_matmul(a, b, block_size=0)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("block_size=0 should raise ValueError")
+    expect_raises(ValueError, lambda: cache_friendly_matmul(a, b, block_size=0), what="cache_friendly_matmul with block_size=0")
 
 test_unit_cache_friendly_matmul()
 
@@ -971,10 +1149,16 @@ for block in (32, 64, 128, 256, 512):
 # exactly that, and counts nested or concurrent regions so that the original setting
 # comes back only when the last one ends.
 #
-# One more effect to know when you measure: after a multithreaded BLAS call, the
+# Two more effects to know when you measure. After a multithreaded BLAS call, the
 # BLAS worker threads keep spinning for about 0.1 s, waiting for more work, before
-# they go to sleep. A parallel region that starts inside that window shares the
-# cores with them. The tests wait for them to go idle first.
+# they go to sleep (`BLAS_SETTLE_SECONDS` allows for it): a parallel region that
+# starts inside that window shares the cores with them. And an idle core is not
+# instantly back: on a virtual machine, a core that slept for a while can take
+# milliseconds to wake up for your second worker. So waiting with `time.sleep`
+# before a measurement trades one disturbance for the other. The tests and the
+# benchmark settle instead by *running* the contenders, untimed, for
+# `BLAS_SETTLE_SECONDS`, and then time calls back to back: what your own code gets
+# when it calls a kernel in a loop.
 #
 # Threads are not free: starting one costs about 0.1 ms on this machine, and more
 # threads than cores cannot run at once — they only take turns and evict each
@@ -982,12 +1166,50 @@ for block in (32, 64, 128, 256, 512):
 #
 # - both parallel kernels start at most one worker per core (`_thread_count`, given),
 #   whatever number is asked for;
-# - the calling thread works too: it takes the first piece itself while one new
-#   thread takes each of the others (`run_in_parallel`, the one piece of threading
-#   code both parallel kernels share);
+# - the calling thread works too: it takes the first piece itself while the others
+#   go to worker threads (`run_in_parallel`, the one piece of threading code both
+#   parallel kernels share);
+# - the worker threads are started once and kept (`worker_pool`, given): a thread
+#   started for every call pays its start and, on its first BLAS call, BLAS's
+#   per-thread buffers, every time — on a busy machine that alone can make a
+#   parallel product slower than a serial one;
 # - tiny inputs are not split at all: below `SMALL_MATRIX_ROWS` rows one plain
 #   product is faster, and below `PARALLEL_RELU_MIN_ELEMENTS` elements ReLU stays
 #   vectorized.
+#
+# ### What to expect on 2, 8 and 64 cores
+#
+# `p` workers cannot be more than `p` times faster, and how close a kernel gets
+# depends on what it is limited by (Part 6 makes this precise with the roofline):
+#
+# - **Compute-bound** work, like a large matrix product (about `n / 6` FLOPs per
+#   byte), keeps every core busy with arithmetic on data already in its caches. Each
+#   core brings its own arithmetic units, so the gain follows the cores: close to
+#   2x on 2 cores (1.9–2.0x measured here), somewhat less than 8x on 8. On 64
+#   cores, n = 512 gives each worker only 8 rows — little work per thread start and
+#   per pass over B — so the gain stays far below 64x; larger matrices get closer.
+# - **Memory-bound** work, like ReLU (1/8 FLOP per byte), waits for memory. One core
+#   cannot use the whole memory bandwidth, so a second core helps — but all cores
+#   share the same memory channels, and a fresh output costs the operating system a
+#   page fault and zeroing per page, which also share resources. On the machine
+#   this course was written on, two threads stream about 1.4x faster than one
+#   into fresh outputs and 1.7x into preallocated ones. A laptop with 8 cores
+#   typically saturates its memory with 2–4 of them (2–3x at most); a 64-core
+#   server has 8–12 memory channels, and its ReLU stops gaining long before 64x.
+#
+# So a fixed target ("at least 1.8x") means something different on every machine.
+# The tests of this module judge a parallel kernel against **this machine's own
+# gain, measured in the same run**: the speedup of `PARALLEL_WORKERS` = 2
+# independent copies of the same kind of work (single-thread products; ReLUs into
+# fresh outputs) run side by side instead of one after the other. Your kernel must
+# get at least `PARALLEL_SHARE` of that extra speed with 2 workers. A student's
+# 4-core laptop and a 64-core grading server thus judge the same thing, and a
+# loaded machine lowers the bar together with the kernel. A measurement counts only
+# when the machine was quiet during it (every contender's median sample within
+# `QUIET_SPREAD` of its fastest, and a machine gain of at least `MIN_MACHINE_GAIN`);
+# the check measures again up to `SPEED_ATTEMPTS` times, and when the machine never
+# was quiet it leaves the verdict to the structure checks, which do not depend on
+# timing.
 
 # %% nbgrader={"grade": false, "grade_id": "parallel-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
@@ -995,13 +1217,20 @@ def run_in_parallel(task: Callable[[int, int], None], pieces: Sequence[tuple[int
     """Run `task(lo, hi)` for every piece, all pieces at the same time.
 
     The calling thread is one of the workers: it runs the first piece itself while
-    one new thread runs each of the others (starting a thread costs about 0.1 ms
-    here, and the caller would only wait otherwise). Returns when every piece is
-    done; an exception in any piece propagates.
+    the threads of `worker_pool` run the others (the caller would only wait
+    otherwise). Returns when every piece is done; an exception in any piece
+    propagates.
 
-    TODO: with a `ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1))`, submit
-    `task` for `pieces[1:]`, run `task(*pieces[0])` in the calling thread, then call
-    `.result()` on every future. No pieces: nothing to do.
+    A piece can still be waiting in the pool's queue when the caller is done: when
+    the pool's threads are busy with another parallel region, or when this very call
+    runs inside one of them (nested parallelism). Waiting for it could wait forever,
+    so the caller takes it back (`future.cancel()` succeeds only for a piece no
+    thread has started) and runs it itself.
+
+    TODO: no pieces: nothing to do. Otherwise submit `task` for `pieces[1:]` to
+    `worker_pool(len(pieces) - 1)`, run `task(*pieces[0])` in the calling thread, then
+    for each future: if `future.cancel()` succeeds run that piece here, else call
+    `future.result()` (which re-raises a piece's exception).
 
     Example:
         >>> out = np.zeros(6)
@@ -1012,10 +1241,13 @@ def run_in_parallel(task: Callable[[int, int], None], pieces: Sequence[tuple[int
     ### BEGIN SOLUTION
     if not pieces:
         return
-    with ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1)) as pool:
-        futures = [pool.submit(task, lo, hi) for lo, hi in pieces[1:]]
-        task(*pieces[0])
-        for future in futures:
+    pool = worker_pool(len(pieces) - 1)
+    queued = [(pool.submit(task, lo, hi), (lo, hi)) for lo, hi in pieces[1:]]
+    task(*pieces[0])
+    for future, piece in queued:
+        if future.cancel():
+            task(*piece)
+        else:
             future.result()
     ### END SOLUTION
 
@@ -1123,26 +1355,12 @@ def parallel_batch_processing(batch_data: Iterable[Any], operation: Callable[[An
 
 # %% nbgrader={"grade": true, "grade_id": "test-matmul-parallel", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_matmul_parallel():
-    calls, lock = [], threading.Lock()
-    meeting = threading.Barrier(3, timeout=5)  # passes only when three pieces run at the same time
-
-    def record(lo, hi):
-        meeting.wait()
-        with lock:
-            calls.append((lo, hi))
-
-    try:
-        run_in_parallel(record, [(0, 2), (2, 4), (4, 5)])
-    except threading.BrokenBarrierError:
-        raise AssertionError("run_in_parallel should run all pieces at the same time: three pieces waited "
-                             "5 s for each other and never all ran at once") from None
-    assert sorted(calls) == [(0, 2), (2, 4), (4, 5)], f"every piece should run exactly once, got {sorted(calls)}"
-    try:
-        run_in_parallel(lambda lo, hi: 1 / (lo - 3), [(0, 1), (3, 4)])
-    except ZeroDivisionError:
-        pass
-    else:
-        raise AssertionError("an exception in a piece should propagate out of run_in_parallel")
+    met, ran = pieces_meeting([(0, 2), (2, 4), (4, 5)])
+    assert met, ("run_in_parallel should run all pieces at the same time: three pieces waited 5 s for each other "
+                 "and never all ran at once")
+    assert ran == [(0, 2), (2, 4), (4, 5)], f"every piece should run exactly once, got {ran}"
+    expect_raises(ZeroDivisionError, lambda: run_in_parallel(lambda lo, hi: 1 / (lo - 3), [(0, 1), (3, 4)]),
+                  what="run_in_parallel with a piece that divides by 0")
 
     rng = np.random.default_rng(8)
     for (m, k, n), workers in (((100, 30, 20), 2), ((97, 13, 5), 3), ((25, 8, 8), 7), ((19, 4, 4), 2),
@@ -1157,17 +1375,13 @@ def test_unit_matmul_parallel():
     default = matmul_parallel(a.T, a[:, :30])
     assert np.allclose(default, a.T.astype(np.float64) @ a[:, :30], atol=1e-4), "default workers on a transposed view should match numpy"
     assert isinstance(matmul_parallel(Tensor(a), Tensor(b), 2), Tensor), "Tensor inputs should give a Tensor"
-    try:
-        matmul_parallel(a, b, num_processes=0)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("num_processes=0 should raise ValueError")
-    assert _blas_regions == 0, "blas_single_thread regions should all be closed after matmul_parallel returns"
+    expect_raises(ValueError, lambda: matmul_parallel(a, b, num_processes=0), naming=["num_processes"],
+                  what="matmul_parallel with num_processes=0")
+    assert open_blas_regions() == 0, "blas_single_thread regions should all be closed after matmul_parallel returns"
 
     # Structure: the rows go to run_in_parallel in `workers` pieces while BLAS runs one thread.
-    with watching_run_in_parallel() as calls:
-        matmul_parallel(rng.standard_normal((90, 8)), rng.standard_normal((8, 4)), num_processes=3)
+    calls = run_in_parallel_calls(lambda: matmul_parallel(rng.standard_normal((90, 8)), rng.standard_normal((8, 4)),
+                                                          num_processes=3))
     expected = split_range(90, min(3, cpu_count()))  # at most one worker per core
     assert len(calls) == 1 and calls[0]["pieces"] == expected, (
         f"90 rows, 3 workers and {cpu_count()} cores should make one run_in_parallel call with pieces {expected}, "
@@ -1175,21 +1389,20 @@ def test_unit_matmul_parallel():
     assert all(n == 1 for n in calls[0]["blas_threads"]), (
         f"BLAS should be limited to 1 thread while the workers run (blas_single_thread), it had {calls[0]['blas_threads']}")
 
-    # Performance, when 2 cores are free: 2 workers vs one single-thread BLAS product, BLAS on one thread
-    # throughout, so that only your own threads can make the difference.
-    if cpu_count() >= 2:
-        a512 = rng.standard_normal((512, 512)).astype(np.float32)
-        b512 = rng.standard_normal((512, 512)).astype(np.float32)
-        let_blas_threads_idle()
-        with blas_single_thread():
-            ratio, capacity = parallel_speedup(lambda: matmul_parallel(a512, b512, num_processes=2),
-                                               lambda: a512 @ b512, compute_capacity)
-        required = max(1.15, 1 + 0.4 * (capacity - 1))
-        if capacity >= 1.6:  # else other work holds the cores and no kernel can show a speedup
-            assert ratio >= required, (
-                f"with 2 workers matmul_parallel should be at least {required:.2f}x faster than single-thread BLAS "
-                f"at n=512 (this machine allows {capacity:.2f}x right now), got {ratio:.2f}x: "
-                "do the workers run at the same time?")
+    # Performance: 2 workers against one single-thread BLAS product, BLAS on one thread throughout so that
+    # only your threads can make the difference, judged against what 2 independent single-thread products
+    # gain from running at once on this machine, right now.
+    if cpu_count() >= PARALLEL_WORKERS:
+        measured = parallel_gain(lambda a, b: matmul_parallel(a, b, num_processes=PARALLEL_WORKERS), np.matmul,
+                                 lambda i: matrix_pair(PARALLEL_MATMUL_N, seed=i), reference=np.matmul,
+                                 check=matmul_entries_match, single_blas_thread=True)
+        if measured is not None:  # else other programs held the cores throughout: no kernel could show a gain
+            gain, machine = measured
+            assert gain >= required_parallel_gain(machine), (
+                f"with {PARALLEL_WORKERS} workers matmul_parallel should be at least "
+                f"{required_parallel_gain(machine):.2f}x faster than single-thread BLAS at n={PARALLEL_MATMUL_N} (two independent "
+                f"products run {machine:.2f}x faster side by side on this machine right now), got {gain:.2f}x: "
+                "do the workers run at the same time, with BLAS on one thread each?")
 
 test_unit_matmul_parallel()
 
@@ -1204,75 +1417,49 @@ def test_unit_parallel_relu():
     strided = rng.standard_normal((200, 60)).astype(np.float64)[::2, ::3].T
     assert np.array_equal(parallel_relu(strided), np.maximum(strided, 0)), "a strided, transposed view should work"
     assert isinstance(parallel_relu(Tensor(x)), Tensor), "a Tensor input should give a Tensor"
-    try:
-        parallel_relu(np.ones(5000), num_workers=0)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("num_workers=0 should raise ValueError")
+    expect_raises(ValueError, lambda: parallel_relu(np.ones(5000), num_workers=0), naming=["num_workers"],
+                  what="parallel_relu with num_workers=0")
 
     # Structure: the flat range goes to run_in_parallel in num_workers pieces.
-    with watching_run_in_parallel() as calls:
-        parallel_relu(np.ones((50, 100), np.float32), num_workers=3)
+    calls = run_in_parallel_calls(lambda: parallel_relu(np.ones((50, 100), np.float32), num_workers=3))
     expected = split_range(5000, min(3, cpu_count()))  # at most one worker per core
     assert len(calls) == 1 and calls[0]["pieces"] == expected, (
         f"5000 elements, 3 workers and {cpu_count()} cores should make one run_in_parallel call with pieces "
         f"{expected}, got {calls}")
-    with watching_run_in_parallel() as calls:
-        parallel_relu(np.ones(PARALLEL_RELU_MIN_ELEMENTS - 1, np.float32))
+    calls = run_in_parallel_calls(lambda: parallel_relu(np.ones(PARALLEL_RELU_MIN_ELEMENTS - 1, np.float32)))
     assert calls == [], f"below {PARALLEL_RELU_MIN_ELEMENTS} elements parallel_relu should not start threads"
 
-    # Performance, when 2 cores are free: 10**7 float32 values, 2 workers vs vectorized_relu.
-    if cpu_count() >= 2:
-        big = rng.standard_normal(10**7).astype(np.float32)
-        ratio, capacity = parallel_speedup(lambda: parallel_relu(big, num_workers=2), lambda: vectorized_relu(big),
-                                           lambda: memory_capacity(big))
-        required = max(1.1, 1 + 0.4 * (capacity - 1))
-        if capacity >= 1.3:  # else other work holds the cores or the memory bus
-            assert ratio >= required, (
-                f"parallel_relu with 2 workers should be at least {required:.2f}x faster than vectorized_relu on "
-                f"10**7 values (two independent ReLUs run {capacity:.2f}x faster in two threads right now), "
-                f"got {ratio:.2f}x")
+    # Performance: 10**7 float32 values, 2 workers against vectorized_relu, judged against what 2 independent
+    # ReLUs into fresh outputs gain from running at once on this machine, right now.
+    if cpu_count() >= PARALLEL_WORKERS:
+        measured = parallel_gain(lambda x: parallel_relu(x, num_workers=PARALLEL_WORKERS), vectorized_relu,
+                                 lambda i: float_vector(PARALLEL_RELU_ELEMENTS, seed=i), reference=fresh_relu,
+                                 check=relu_entries_match)
+        if measured is not None:  # else other programs held the cores or the memory bus throughout
+            gain, machine = measured
+            assert gain >= required_parallel_gain(machine), (
+                f"parallel_relu with {PARALLEL_WORKERS} workers should be at least "
+                f"{required_parallel_gain(machine):.2f}x faster than vectorized_relu on 10**7 values (two "
+                f"independent ReLUs run {machine:.2f}x faster side by side on this machine right now), got {gain:.2f}x")
 
 test_unit_parallel_relu()
 
 # %% nbgrader={"grade": true, "grade_id": "test-parallel-batch-processing", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_unit_parallel_batch_processing():
-    def slow_square(v):
-        time.sleep(0.002 * (5 - v))  # early items finish last: order must still hold
-        return v * v
-
-    got = parallel_batch_processing(range(5), slow_square, num_workers=3)
+    got = parallel_batch_processing(range(5), square_early_items_last, num_workers=3)
     assert got == [0, 1, 4, 9, 16], f"results should be in input order [0, 1, 4, 9, 16], got {got}"
-    assert parallel_batch_processing([], slow_square) == [], "an empty batch should give []"
-    rows = parallel_batch_processing(Tensor(np.arange(6.0).reshape(3, 2)), lambda row: float(row.data.sum()), num_workers=2)
+    assert parallel_batch_processing([], square_early_items_last) == [], "an empty batch should give []"
+    rows = parallel_batch_processing(Tensor(np.arange(6.0).reshape(3, 2)), row_sum, num_workers=2)
     assert rows == [1.0, 5.0, 9.0], f"a Tensor batch should be processed row by row, got {rows}"
 
-    threads = set()
-    def remember_thread(v):
-        threads.add(threading.get_ident())
-        time.sleep(0.01)
-        return v
-    parallel_batch_processing(range(8), remember_thread, num_workers=4)
-    assert len(threads) >= 2, f"items should run on several threads, they ran on {len(threads)}"
+    threads = threads_running_batch(range(8), num_workers=4)
+    assert threads >= 2, f"items should run on several threads, they ran on {threads}"
 
-    def fail_on_three(v):
-        if v == 3:
-            raise KeyError("item 3")
-        return v
-    try:
-        parallel_batch_processing(range(6), fail_on_three, num_workers=2)
-    except KeyError:
-        pass
-    else:
-        raise AssertionError("an exception in one item should propagate to the caller")
+    expect_raises(KeyError, lambda: parallel_batch_processing(range(6), fail_on_three, num_workers=2), naming=["item 3"],
+                  what="parallel_batch_processing with an item that raises KeyError")
     for bad_workers in (0, -1):
-        try:
-            parallel_batch_processing([1], abs, num_workers=bad_workers)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError(f"num_workers={bad_workers} should raise ValueError")
+        expect_raises(ValueError, lambda: parallel_batch_processing([1], abs, num_workers=bad_workers),
+                      naming=["num_workers"], what=f"parallel_batch_processing with num_workers={bad_workers}")
 
 test_unit_parallel_batch_processing()
 
@@ -1290,7 +1477,6 @@ def oversubscribed_product(workers: int = 2) -> None:
     run_in_parallel(lambda lo, hi: np.matmul(over_a[lo:hi], over_a, out=over_c[lo:hi]), split_range(768, workers))
 
 
-let_blas_threads_idle()
 with blas_single_thread():
     single_s = median_seconds(np.matmul, over_a, over_a, repeats=3)
 pinned_s = median_seconds(matmul_parallel, over_a, over_a, 2, repeats=3)
@@ -1301,22 +1487,33 @@ print(f"2 workers, BLAS pinned to 1   {pinned_s * 1e3:7.2f} ms  ({single_s / pin
 print(f"2 workers, BLAS unpinned      {over_s * 1e3:7.2f} ms  ({single_s / over_s:.2f}x)")
 
 # %% [markdown]
-# And the spinning BLAS threads from above, measured: the same `parallel_relu` right
-# after a multithreaded `@`, and once BLAS's threads have gone to sleep. A benchmark
-# that alternates the two kinds of kernel measures this effect, not the kernel.
+# And the two measuring effects from above, measured: the same `matmul_parallel`
+# right after a multithreaded `@` (BLAS's threads still spin), after sleeping
+# `BLAS_SETTLE_SECONDS` (the cores went idle), and after running for that long
+# (steady state, as in a loop). A benchmark that alternates the two kinds of kernel,
+# or sleeps between them, measures these effects, not the kernel.
 
 # %%
-spin_x = np.linspace(-1.0, 1.0, 10**7, dtype=np.float32)
-spin_a = np.ones((1024, 1024), dtype=np.float32)
-parallel_relu(spin_x)
-right_after, after_rest = [], []
+spin_a = np.random.default_rng(17).standard_normal((1024, 1024)).astype(np.float32)
+
+
+def keep_running(func: Callable[[], Any], seconds: float) -> None:
+    """Call `func` again and again for `seconds`."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        func()
+
+
+spin_times: dict[str, list[float]] = {"right after @": [], "after a sleep": [], "after running": []}
 for _ in range(3):
     spin_a @ spin_a  # wakes BLAS's threads; they keep spinning for about 0.1 s
-    right_after.append(time_kernel(parallel_relu, spin_x)[1])
-    let_blas_threads_idle()
-    after_rest.append(time_kernel(parallel_relu, spin_x)[1])
-print(f"parallel_relu on 10^7 values: {statistics.median(right_after) / 1e3:.2f} ms right after a multithreaded @, "
-      f"{statistics.median(after_rest) / 1e3:.2f} ms once BLAS's threads sleep")
+    spin_times["right after @"].append(time_kernel(matmul_parallel, spin_a, spin_a)[1])
+    time.sleep(BLAS_SETTLE_SECONDS)
+    spin_times["after a sleep"].append(time_kernel(matmul_parallel, spin_a, spin_a)[1])
+    keep_running(lambda: matmul_parallel(spin_a, spin_a), BLAS_SETTLE_SECONDS)
+    spin_times["after running"].append(time_kernel(matmul_parallel, spin_a, spin_a)[1])
+print("matmul_parallel at n=1024: " + ", ".join(f"{statistics.median(us) / 1e3:.2f} ms {when}"
+                                               for when, us in spin_times.items()))
 
 # %% [markdown]
 # ## Part 5 — int8 quantization
@@ -1366,6 +1563,8 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
           scales); a quotient beyond the float range saturates like any other.
           Then `np.rint`, `np.clip` to ±INT8_LIMIT, and cast to int8 — clip *before*
           the cast, or 200 wraps to -56. (`np.asarray` keeps a 0-d input an array.)
+          Only a given scale needs the clip: a calibrated one maps max|x| to 127,
+          and skipping a pass over the data is worth it in `quantized_matmul`.
 
     Example:
         >>> quantize_symmetric(np.array([-1.0, 0.5, 3.0]), scale=0.02)   # 3.0 / 0.02 = 150 saturates
@@ -1380,7 +1579,8 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
     largest = max(-float(values.min()), float(values.max())) if values.size else 0.0  # nan stays nan
     if not math.isfinite(largest):
         raise ValueError("quantize_symmetric: x contains inf or nan, which int8 cannot represent")
-    if scale is None:
+    calibrated = scale is None
+    if calibrated:
         scale = largest / INT8_LIMIT if largest > 0 else 1.0
     else:
         scale = _positive_scale(scale, "scale")
@@ -1389,23 +1589,31 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
     with np.errstate(over="ignore"):  # beyond the float range is beyond 127 too: it saturates
         scaled = np.asarray(np.divide(values, scale, dtype=values.dtype if same_precision else np.float64))
     np.rint(scaled, out=scaled)
-    np.clip(scaled, -INT8_LIMIT, INT8_LIMIT, out=scaled)
+    if not calibrated:  # a calibrated scale maps max|x| to 127 (at most 127.00002 before rounding)
+        np.clip(scaled, -INT8_LIMIT, INT8_LIMIT, out=scaled)
     return scaled.astype(np.int8), scale
     ### END SOLUTION
 
 
-def int8_matmul(qa: Any, qb: Any) -> np.ndarray:
-    """Exact int32 product of two int8 matrices, computed with float32 BLAS.
+def int8_matmul(qa: Any, qb: Any, dtype: Any = np.int32) -> np.ndarray:
+    """Exact product of two int8 matrices, computed with float32 BLAS, as int32 (or `dtype`).
 
     Every partial sum of one output is bounded by `K * max|qa| * max|qb|`. Split K into
     chunks of `FLOAT32_EXACT_INTEGERS // (max|qa| * max|qb|)` terms (all of K when the
     product is 0): each chunk's float32 product is then exact. Cast each chunk result
     to int32 and add it into the int32 accumulator.
 
+    `dtype` float32 or float64 asks for the exact product rounded once to that type,
+    which is what `quantized_matmul` rescales. When one chunk covers all of K, the
+    float32 BLAS result already *is* the exact product: return it converted to `dtype`
+    (no copy for float32) and skip the int32 round trip, two passes over the output.
+
     TODO: convert both (`_as_array`); both must be int8 (TypeError otherwise), 2-D with
     matching inner sizes (ValueError naming both shapes). If `K * max|qa| * max|qb|`
     exceeds `INT32_MAX`, int32 cannot hold the result: ValueError. Compute the
     magnitudes as Python ints from `min()`/`max()` (`np.abs` of int8 -128 overflows).
+    With one chunk, return the float32 product as `dtype`; otherwise accumulate in
+    int32 and convert the sum to `dtype` at the end.
 
     Example:
         >>> int8_matmul(np.array([[127, -127]], np.int8), np.array([[127], [127]], np.int8))
@@ -1423,11 +1631,13 @@ def int8_matmul(qa: Any, qb: Any) -> np.ndarray:
     if k * term > INT32_MAX:
         raise ValueError(f"int8_matmul: K={k} terms of up to {term} can overflow the int32 accumulator")
     chunk = FLOAT32_EXACT_INTEGERS // term if term else max(k, 1)
+    if chunk >= k:  # one exact float32 product
+        return (a.astype(np.float32) @ b.astype(np.float32)).astype(dtype, copy=False)
     acc = np.zeros((m, n), dtype=np.int32)
     for p0 in range(0, k, chunk):
         part = a[:, p0:p0 + chunk].astype(np.float32) @ b[p0:p0 + chunk].astype(np.float32)
         acc += part.astype(np.int32)
-    return acc
+    return acc.astype(dtype, copy=False)
     ### END SOLUTION
 
 
@@ -1435,9 +1645,9 @@ def quantized_matmul(A: Any, B: Any, scale_A: float | None = None, scale_B: floa
     """Matrix product through symmetric int8: quantize, exact int32 product, rescale.
 
     TODO: validate (`_matrix_operands`); quantize A and B (`quantize_symmetric`, each
-    with its own scale or calibrated); `int8_matmul`; convert the int32 result to the
-    float dtype `np.result_type(dtype, 1.0)` (float32 stays float32, integers become
-    float64) and multiply by `scale_A * scale_B`; wrap with `_like_input`.
+    with its own scale or calibrated); `int8_matmul` straight into the float dtype
+    `np.result_type(dtype, 1.0)` (float32 stays float32, integers become float64);
+    multiply it in place by `scale_A * scale_B`; wrap with `_like_input`.
 
     Example:
         >>> quantized_matmul(np.array([[1.0, 2.0]], np.float32), np.array([[3.0], [4.0]], np.float32), 1.0, 1.0)
@@ -1451,7 +1661,7 @@ def quantized_matmul(A: Any, B: Any, scale_A: float | None = None, scale_B: floa
     a, b, dtype = _matrix_operands(A, B, "quantized_matmul")
     qa, scale_a = quantize_symmetric(a, scale_A)
     qb, scale_b = quantize_symmetric(b, scale_B)
-    out = int8_matmul(qa, qb).astype(np.result_type(dtype, 1.0))
+    out = int8_matmul(qa, qb, dtype=np.result_type(dtype, 1.0))
     out *= scale_a * scale_b
     return _like_input(out, A)
     ### END SOLUTION
@@ -1496,18 +1706,10 @@ def test_unit_quantize_symmetric():
     assert quantize_symmetric([1, -2, 3], scale=1.0)[0].tolist() == [1, -2, 3], "integer lists should quantize exactly with scale 1"
 
     for bad_scale in (0.0, -1.0, float("inf")):
-        try:
-            quantize_symmetric(x, scale=bad_scale)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError(f"scale={bad_scale} should raise ValueError")
-    try:
-        quantize_symmetric(np.array([1.0, np.nan]))
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("nan cannot be quantized: ValueError expected")
+        expect_raises(ValueError, lambda: quantize_symmetric(x, scale=bad_scale), naming=["scale"],
+                      what=f"quantize_symmetric with scale={bad_scale}")
+    expect_raises(ValueError, lambda: quantize_symmetric(np.array([1.0, np.nan])), naming=["nan"],
+                  what="quantize_symmetric of an array holding nan (int8 cannot represent it)")
 
 test_unit_quantize_symmetric()
 
@@ -1527,25 +1729,22 @@ def test_unit_int8_matmul():
         assert int(worst[0, 0]) == 127 * 127 * k, f"K={k} of (-127)*(-127) should be {127 * 127 * k}, got {int(worst[0, 0])}"
     with_min = int8_matmul(np.full((1, 1030), -128, np.int8), np.full((1030, 1), -128, np.int8))
     assert int(with_min[0, 0]) == 128 * 128 * 1030, "int8 -128 values should also be multiplied exactly"
-    try:
-        int8_matmul(np.ones((2, 2), np.int32), np.ones((2, 2), np.int8))
-    except TypeError:
-        pass
-    else:
-        raise AssertionError("int32 input should raise TypeError: int8_matmul takes int8 matrices")
-    try:
-        int8_matmul(np.ones((2, 3), np.int8), np.ones((2, 3), np.int8))
-    except ValueError as err:
-        assert "(2, 3)" in str(err), f"the shape error should name the shapes, got: {err}"
-    else:
-        raise AssertionError("(2, 3) @ (2, 3) should raise ValueError")
+    for k, dtype in ((1040, np.float32), (3000, np.float32), (3000, np.float64)):
+        qa = rng.integers(-127, 128, size=(5, k)).astype(np.int8)
+        qb = rng.integers(-127, 128, size=(k, 4)).astype(np.int8)
+        as_float = int8_matmul(qa, qb, dtype=dtype)
+        exact = (qa.astype(np.int64) @ qb.astype(np.int64)).astype(dtype)  # one rounding, of the exact sum
+        assert as_float.dtype == dtype and np.array_equal(as_float, exact), (
+            f"int8_matmul(..., dtype={np.dtype(dtype).name}) with K={k} should be the exact product rounded once to "
+            f"{np.dtype(dtype).name}, got {as_float.dtype} differing in {int(np.sum(as_float != exact))} entries")
+    expect_raises(TypeError, lambda: int8_matmul(np.ones((2, 2), np.int32), np.ones((2, 2), np.int8)),
+                  naming=["int32"], what="int8_matmul of an int32 matrix (it takes int8 matrices)")
+    expect_raises(ValueError, lambda: int8_matmul(np.ones((2, 3), np.int8), np.ones((2, 3), np.int8)),
+                  naming=["(2, 3)"], what="int8_matmul of shapes (2, 3) and (2, 3)")
 
     # Performance: the exact int8 product against numpy's int32 `@`, n = 256, both on one core.
-    qa = rng.integers(-127, 128, size=(256, 256)).astype(np.int8)
-    qb = rng.integers(-127, 128, size=(256, 256)).astype(np.int8)
-    a32, b32 = qa.astype(np.int32), qb.astype(np.int32)
-    with blas_single_thread():  # one core each: a busy machine slows both sides alike
-        ratio = speedup_of(lambda: int8_matmul(qa, qb), lambda: a32 @ b32, repeats=3)
+    ratio = kernel_speedup(int8_matmul, int32_matmul, lambda i: int8_pair(256, seed=i), at_least=10,
+                           check=exact_entries_match, repeats=3, single_blas_thread=True)
     assert ratio >= 10, f"int8_matmul should be at least 10x faster than numpy's int32 @ at n=256, got {ratio:.1f}x"
     ### BEGIN HIDDEN TESTS
     tall = rng.integers(-127, 128, size=(4, 2100)).astype(np.int8)
@@ -1595,18 +1794,10 @@ def test_unit_quantized_matmul():
     assert isinstance(quantized_matmul(Tensor(a), Tensor(b)), Tensor), "Tensor inputs should give a Tensor"
     assert quantized_matmul(a[:0], b).shape == (0, 25), "an empty A should give an empty result"
     for bad in ({"scale_A": 0.0}, {"scale_B": -2.0}):
-        try:
-            quantized_matmul(a, b, **bad)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError(f"{bad} should raise ValueError (scales must be positive)")
-    try:
-        quantized_matmul(a, a)
-    except ValueError as err:
-        assert "(40, 300)" in str(err), f"the shape error should name the shapes, got: {err}"
-    else:
-        raise AssertionError("(40, 300) @ (40, 300) should raise ValueError")
+        expect_raises(ValueError, lambda: quantized_matmul(a, b, **bad), naming=["scale"],
+                      what=f"quantized_matmul with {bad} (scales must be positive)")
+    expect_raises(ValueError, lambda: quantized_matmul(a, a), naming=["(40, 300)"],
+                  what="quantized_matmul of shapes (40, 300) and (40, 300)")
 
 test_unit_quantized_matmul()
 
@@ -1623,12 +1814,7 @@ def test_unit_quantized_relu():
     scale = np.abs(y).max() / 127
     assert np.all(auto.data >= 0), "ReLU output must be non-negative"
     assert np.all(np.abs(auto.data - np.maximum(y, 0)) <= scale / 2 + 1e-6), "error should be at most scale / 2"
-    try:
-        quantized_relu(x, scale=0)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("scale=0 should raise ValueError")
+    expect_raises(ValueError, lambda: quantized_relu(x, scale=0), naming=["scale"], what="quantized_relu with scale=0")
 
 test_unit_quantized_relu()
 
@@ -1730,6 +1916,42 @@ for name, call, kernel_flops, kernel_bytes in placements:
 #
 # Its bandwidth term tends to `2S / B` and never shrinks with more GPUs, while the
 # compute time shrinks as `1 / p`: that is why scaling flattens.
+
+# %% [markdown]
+# The GPU part of the module stands on its own, with its own constants: the NVIDIA
+# rules the models follow, and the assumptions they state. Of the rest of this
+# module it uses only `_positive_int` (argument checks), `time_kernel` (the one
+# measurement) and `Tensor`, plus module 10's `detect_hardware` and
+# `attainable_gflops` for this machine's measured roofline.
+
+# %% nbgrader={"grade": false, "grade_id": "gpu-constants", "locked": true, "schema_version": 3, "solution": false, "task": false}
+#| export
+# NVIDIA rules (there is no GPU to measure here)
+WARP_SIZE = 32  # threads that execute one instruction together
+SEGMENT_BYTES = 32  # granularity of a global-memory transaction
+CACHE_LINE_BYTES = 128  # L1/L2 cache line
+SHARED_MEMORY_BANKS = 32  # banks of 4-byte words
+SHARED_MEMORY_PER_BLOCK_BYTES = 48 * 1024  # static shared memory per thread block
+GPU_LINK_BANDWIDTH_GBS = 25.0  # one direction of a PCIe 4.0 x16 link, as achieved in practice
+GPU_LINK_LATENCY_S = 5e-6  # per message of a ring step
+DEFAULT_STEP_COMPUTE_SECONDS = 0.1  # one GPU's compute time per training step (a stated assumption)
+DEFAULT_FUSION_TENSOR_BYTES = 4 * 1024 * 1024  # a 1024 x 1024 float32 activation
+ACCESS_PATTERNS = ("row_major", "column_major", "strided", "random")
+TENSOR_CORE_OPERATIONS = ("matmul", "linear", "conv2d", "batched_matmul", "attention")
+TENSOR_CORE_DIM_MULTIPLE = {"float16": 8, "bfloat16": 8, "tf32": 4, "int8": 16}
+TENSOR_CORE_PEAK_RATIO = {"tf32": 8, "float16": 16, "bfloat16": 16, "int8": 32}  # A100 dense peaks / float32 peak
+KNOWN_DATA_TYPES = {"float16", "bfloat16", "tf32", "float32", "float64", "int8", "uint8", "int16", "int32", "int64"}
+DATA_TYPE_ALIASES = {"half": "float16", "fp16": "float16", "bf16": "bfloat16", "float": "float32",
+                     "fp32": "float32", "single": "float32", "double": "float64", "fp64": "float64"}
+FUSION_KINDS = {
+    "matmul": "producer", "linear": "producer", "conv2d": "producer",
+    "relu": "unary", "sigmoid": "unary", "tanh": "unary", "gelu": "unary", "exp": "unary",
+    "dropout": "unary", "scale": "unary",
+    "add": "binary", "sub": "binary", "mul": "binary", "div": "binary", "bias_add": "binary",
+    "softmax": "reduction", "layernorm": "reduction", "batchnorm": "reduction", "sum": "reduction",
+    "mean": "reduction",
+}
+FUSION_TRAFFIC = {"producer": 1, "unary": 2, "binary": 3, "reduction": 2}  # tensors moved per unfused kernel
 
 # %% nbgrader={"grade": false, "grade_id": "gpu-models-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
@@ -1869,18 +2091,10 @@ def test_unit_gpu_models():
     with_latency = ring_allreduce_seconds(0, 3, latency_s=1e-5)
     assert abs(with_latency - 4e-5) < 1e-15, f"0 bytes over 3 GPUs costs 4 latencies = 4e-5 s, got {with_latency}"
     for bad in (0, -2):
-        try:
-            ring_allreduce_seconds(1e6, bad)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError(f"num_gpus={bad} should raise ValueError")
-    try:
-        warp_memory_transactions(range(33))
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("33 threads is not a warp: ValueError expected")
+        expect_raises(ValueError, lambda: ring_allreduce_seconds(1e6, bad), naming=["num_gpus"],
+                      what=f"ring_allreduce_seconds with num_gpus={bad}")
+    expect_raises(ValueError, lambda: warp_memory_transactions(range(33)), naming=["33"],
+                  what="warp_memory_transactions of 33 threads (a warp has 32)")
 
 test_unit_gpu_models()
 
@@ -2472,15 +2686,10 @@ def test_unit_kernel_profiler():
     assert abs(scaling["step_seconds"] - 0.11) < 1e-12 and abs(scaling["speedup"] - 0.2 / 0.11) < 1e-9, (
         f"0.2 s / 4 + 0.06 s all-reduce = 0.11 s per step; got {scaling['step_seconds']}")
 
-    for call in (lambda: profiler.analyze_memory_coalescing("diagonal", (8, 8)),
-                 lambda: profiler.analyze_warp_divergence(0, 0),
-                 lambda: profiler.analyze_multi_gpu_scaling(1e6, 0)):
-        try:
-            call()
-        except ValueError:
-            pass
-        else:
-            raise AssertionError("an unknown pattern, total_operations <= 0 and num_gpus < 1 should raise ValueError")
+    for call, what, name in ((lambda: profiler.analyze_memory_coalescing("diagonal", (8, 8)), "an unknown pattern", "diagonal"),
+                             (lambda: profiler.analyze_warp_divergence(0, 0), "total_operations=0", "total_operations"),
+                             (lambda: profiler.analyze_multi_gpu_scaling(1e6, 0), "num_gpus=0", "num_gpus")):
+        expect_raises(ValueError, call, naming=[name], what=f"the profiler's analysis with {what}")
 
     assert profiler.optimization_recommendations, "the analyses above should produce recommendations"
     assert all(isinstance(r, str) and r for r in profiler.optimization_recommendations), "recommendations are non-empty strings"

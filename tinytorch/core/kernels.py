@@ -2,19 +2,21 @@
 
 # %% auto #0
 __all__ = ['BLOCK_ALIGN', 'MIN_BLOCK_SIZE', 'DEFAULT_BLOCK_SIZE', 'LLC_FRACTION', 'TEACHING_BLOCK_SIZE', 'SMALL_MATRIX_ROWS',
-           'PARALLEL_RELU_MIN_ELEMENTS', 'DEFAULT_NUM_WORKERS', 'INT8_LIMIT', 'FLOAT32_EXACT_INTEGERS', 'INT32_MAX',
-           'WARP_SIZE', 'SEGMENT_BYTES', 'CACHE_LINE_BYTES', 'SHARED_MEMORY_BANKS', 'SHARED_MEMORY_PER_BLOCK_BYTES',
-           'GPU_LINK_BANDWIDTH_GBS', 'GPU_LINK_LATENCY_S', 'DEFAULT_STEP_COMPUTE_SECONDS',
-           'DEFAULT_FUSION_TENSOR_BYTES', 'ACCESS_PATTERNS', 'TENSOR_CORE_OPERATIONS', 'TENSOR_CORE_DIM_MULTIPLE',
-           'TENSOR_CORE_PEAK_RATIO', 'KNOWN_DATA_TYPES', 'DATA_TYPE_ALIASES', 'FUSION_KINDS', 'FUSION_TRAFFIC',
-           'split_range', 'blas_single_thread', 'time_kernel', 'matmul_baseline', 'matmul_custom', 'matmul_vectorized',
-           'vectorized_relu', 'vectorized_operations', 'choose_block_size', 'matmul_cache_optimized',
-           'cache_friendly_matmul', 'run_in_parallel', 'matmul_parallel', 'parallel_relu', 'parallel_batch_processing',
-           'quantize_symmetric', 'int8_matmul', 'quantized_matmul', 'quantized_relu', 'warp_memory_transactions',
-           'bank_conflict_degree', 'ring_allreduce_seconds', 'KernelOptimizationProfiler']
+           'PARALLEL_RELU_MIN_ELEMENTS', 'DEFAULT_NUM_WORKERS', 'BLAS_SETTLE_SECONDS', 'INT8_LIMIT',
+           'FLOAT32_EXACT_INTEGERS', 'INT32_MAX', 'WARP_SIZE', 'SEGMENT_BYTES', 'CACHE_LINE_BYTES',
+           'SHARED_MEMORY_BANKS', 'SHARED_MEMORY_PER_BLOCK_BYTES', 'GPU_LINK_BANDWIDTH_GBS', 'GPU_LINK_LATENCY_S',
+           'DEFAULT_STEP_COMPUTE_SECONDS', 'DEFAULT_FUSION_TENSOR_BYTES', 'ACCESS_PATTERNS', 'TENSOR_CORE_OPERATIONS',
+           'TENSOR_CORE_DIM_MULTIPLE', 'TENSOR_CORE_PEAK_RATIO', 'KNOWN_DATA_TYPES', 'DATA_TYPE_ALIASES',
+           'FUSION_KINDS', 'FUSION_TRAFFIC', 'split_range', 'blas_single_thread', 'worker_pool', 'time_kernel',
+           'matmul_baseline', 'matmul_custom', 'matmul_vectorized', 'vectorized_relu', 'vectorized_operations',
+           'choose_block_size', 'matmul_cache_optimized', 'cache_friendly_matmul', 'run_in_parallel', 'matmul_parallel',
+           'parallel_relu', 'parallel_batch_processing', 'quantize_symmetric', 'int8_matmul', 'quantized_matmul',
+           'quantized_relu', 'warp_memory_transactions', 'bank_conflict_degree', 'ring_allreduce_seconds',
+           'KernelOptimizationProfiler']
 
 # %% ../../modules/11_kernels/kernels_dev.ipynb #kernels-imports
 import math
+import os
 import statistics
 import threading
 import time
@@ -41,38 +43,12 @@ TEACHING_BLOCK_SIZE = 32  # cache_friendly_matmul: small, so the loop structure 
 SMALL_MATRIX_ROWS = 20  # fewer rows: one product, threads cost more than they save
 PARALLEL_RELU_MIN_ELEMENTS = 1000  # fewer elements: vectorized_relu, same reason
 DEFAULT_NUM_WORKERS = 4
+BLAS_SETTLE_SECONDS = 0.25  # OpenBLAS worker threads spin ~0.1 s after a multithreaded call before they sleep
 
 # int8 quantization
 INT8_LIMIT = 127  # symmetric range [-127, 127]: -128 is never produced
 FLOAT32_EXACT_INTEGERS = 2**24  # every integer of magnitude <= 2**24 is exact in float32
 INT32_MAX = 2**31 - 1
-
-# GPU models of KernelOptimizationProfiler (NVIDIA rules; there is no GPU to measure here)
-WARP_SIZE = 32  # threads that execute one instruction together
-SEGMENT_BYTES = 32  # granularity of a global-memory transaction
-CACHE_LINE_BYTES = 128  # L1/L2 cache line
-SHARED_MEMORY_BANKS = 32  # banks of 4-byte words
-SHARED_MEMORY_PER_BLOCK_BYTES = 48 * 1024  # static shared memory per thread block
-GPU_LINK_BANDWIDTH_GBS = 25.0  # one direction of a PCIe 4.0 x16 link, as achieved in practice
-GPU_LINK_LATENCY_S = 5e-6  # per message of a ring step
-DEFAULT_STEP_COMPUTE_SECONDS = 0.1  # one GPU's compute time per training step (a stated assumption)
-DEFAULT_FUSION_TENSOR_BYTES = 4 * 1024 * 1024  # a 1024 x 1024 float32 activation
-ACCESS_PATTERNS = ("row_major", "column_major", "strided", "random")
-TENSOR_CORE_OPERATIONS = ("matmul", "linear", "conv2d", "batched_matmul", "attention")
-TENSOR_CORE_DIM_MULTIPLE = {"float16": 8, "bfloat16": 8, "tf32": 4, "int8": 16}
-TENSOR_CORE_PEAK_RATIO = {"tf32": 8, "float16": 16, "bfloat16": 16, "int8": 32}  # A100 dense peaks / float32 peak
-KNOWN_DATA_TYPES = {"float16", "bfloat16", "tf32", "float32", "float64", "int8", "uint8", "int16", "int32", "int64"}
-DATA_TYPE_ALIASES = {"half": "float16", "fp16": "float16", "bf16": "bfloat16", "float": "float32",
-                     "fp32": "float32", "single": "float32", "double": "float64", "fp64": "float64"}
-FUSION_KINDS = {
-    "matmul": "producer", "linear": "producer", "conv2d": "producer",
-    "relu": "unary", "sigmoid": "unary", "tanh": "unary", "gelu": "unary", "exp": "unary",
-    "dropout": "unary", "scale": "unary",
-    "add": "binary", "sub": "binary", "mul": "binary", "div": "binary", "bias_add": "binary",
-    "softmax": "reduction", "layernorm": "reduction", "batchnorm": "reduction", "sum": "reduction",
-    "mean": "reduction",
-}
-FUSION_TRAFFIC = {"producer": 1, "unary": 2, "binary": 3, "reduction": 2}  # tensors moved per unfused kernel
 
 # %% ../../modules/11_kernels/kernels_dev.ipynb #kernels-helpers
 def _as_array(x: Any, name: str) -> np.ndarray:
@@ -177,6 +153,38 @@ def blas_single_thread() -> Iterator[None]:
             if _blas_regions == 0:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_threads = 0  # the most pieces _pool runs at once
+
+
+def worker_pool(threads: int) -> ThreadPoolExecutor:
+    """The module's pool of worker threads, with room for at least `threads` pieces at once.
+
+    Started on first use and kept: a thread started for one call costs its start and,
+    on its first BLAS call, BLAS's per-thread buffers, every time. A call that needs
+    more threads than the pool has gets a larger pool; the old one lets its idle
+    threads end. A forked child process starts its own pool (threads do not survive
+    a fork).
+    """
+    global _pool, _pool_threads
+    with _pool_lock:
+        if _pool is None or _pool_threads < threads:
+            old, _pool_threads = _pool, max(threads, cpu_count() - 1, 1)
+            _pool = ThreadPoolExecutor(max_workers=_pool_threads, thread_name_prefix="tinytorch-worker")
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    global _pool, _pool_lock, _pool_threads
+    _pool, _pool_lock, _pool_threads = None, threading.Lock(), 0
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 # %% ../../modules/11_kernels/kernels_dev.ipynb #time-kernel-solution
 def time_kernel(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -400,13 +408,20 @@ def run_in_parallel(task: Callable[[int, int], None], pieces: Sequence[tuple[int
     """Run `task(lo, hi)` for every piece, all pieces at the same time.
 
     The calling thread is one of the workers: it runs the first piece itself while
-    one new thread runs each of the others (starting a thread costs about 0.1 ms
-    here, and the caller would only wait otherwise). Returns when every piece is
-    done; an exception in any piece propagates.
+    the threads of `worker_pool` run the others (the caller would only wait
+    otherwise). Returns when every piece is done; an exception in any piece
+    propagates.
 
-    TODO: with a `ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1))`, submit
-    `task` for `pieces[1:]`, run `task(*pieces[0])` in the calling thread, then call
-    `.result()` on every future. No pieces: nothing to do.
+    A piece can still be waiting in the pool's queue when the caller is done: when
+    the pool's threads are busy with another parallel region, or when this very call
+    runs inside one of them (nested parallelism). Waiting for it could wait forever,
+    so the caller takes it back (`future.cancel()` succeeds only for a piece no
+    thread has started) and runs it itself.
+
+    TODO: no pieces: nothing to do. Otherwise submit `task` for `pieces[1:]` to
+    `worker_pool(len(pieces) - 1)`, run `task(*pieces[0])` in the calling thread, then
+    for each future: if `future.cancel()` succeeds run that piece here, else call
+    `future.result()` (which re-raises a piece's exception).
 
     Example:
         >>> out = np.zeros(6)
@@ -416,10 +431,13 @@ def run_in_parallel(task: Callable[[int, int], None], pieces: Sequence[tuple[int
     """
     if not pieces:
         return
-    with ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1)) as pool:
-        futures = [pool.submit(task, lo, hi) for lo, hi in pieces[1:]]
-        task(*pieces[0])
-        for future in futures:
+    pool = worker_pool(len(pieces) - 1)
+    queued = [(pool.submit(task, lo, hi), (lo, hi)) for lo, hi in pieces[1:]]
+    task(*pieces[0])
+    for future, piece in queued:
+        if future.cancel():
+            task(*piece)
+        else:
             future.result()
 
 
@@ -535,6 +553,8 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
           scales); a quotient beyond the float range saturates like any other.
           Then `np.rint`, `np.clip` to ±INT8_LIMIT, and cast to int8 — clip *before*
           the cast, or 200 wraps to -56. (`np.asarray` keeps a 0-d input an array.)
+          Only a given scale needs the clip: a calibrated one maps max|x| to 127,
+          and skipping a pass over the data is worth it in `quantized_matmul`.
 
     Example:
         >>> quantize_symmetric(np.array([-1.0, 0.5, 3.0]), scale=0.02)   # 3.0 / 0.02 = 150 saturates
@@ -548,7 +568,8 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
     largest = max(-float(values.min()), float(values.max())) if values.size else 0.0  # nan stays nan
     if not math.isfinite(largest):
         raise ValueError("quantize_symmetric: x contains inf or nan, which int8 cannot represent")
-    if scale is None:
+    calibrated = scale is None
+    if calibrated:
         scale = largest / INT8_LIMIT if largest > 0 else 1.0
     else:
         scale = _positive_scale(scale, "scale")
@@ -557,22 +578,30 @@ def quantize_symmetric(x: Any, scale: float | None = None) -> tuple[np.ndarray, 
     with np.errstate(over="ignore"):  # beyond the float range is beyond 127 too: it saturates
         scaled = np.asarray(np.divide(values, scale, dtype=values.dtype if same_precision else np.float64))
     np.rint(scaled, out=scaled)
-    np.clip(scaled, -INT8_LIMIT, INT8_LIMIT, out=scaled)
+    if not calibrated:  # a calibrated scale maps max|x| to 127 (at most 127.00002 before rounding)
+        np.clip(scaled, -INT8_LIMIT, INT8_LIMIT, out=scaled)
     return scaled.astype(np.int8), scale
 
 
-def int8_matmul(qa: Any, qb: Any) -> np.ndarray:
-    """Exact int32 product of two int8 matrices, computed with float32 BLAS.
+def int8_matmul(qa: Any, qb: Any, dtype: Any = np.int32) -> np.ndarray:
+    """Exact product of two int8 matrices, computed with float32 BLAS, as int32 (or `dtype`).
 
     Every partial sum of one output is bounded by `K * max|qa| * max|qb|`. Split K into
     chunks of `FLOAT32_EXACT_INTEGERS // (max|qa| * max|qb|)` terms (all of K when the
     product is 0): each chunk's float32 product is then exact. Cast each chunk result
     to int32 and add it into the int32 accumulator.
 
+    `dtype` float32 or float64 asks for the exact product rounded once to that type,
+    which is what `quantized_matmul` rescales. When one chunk covers all of K, the
+    float32 BLAS result already *is* the exact product: return it converted to `dtype`
+    (no copy for float32) and skip the int32 round trip, two passes over the output.
+
     TODO: convert both (`_as_array`); both must be int8 (TypeError otherwise), 2-D with
     matching inner sizes (ValueError naming both shapes). If `K * max|qa| * max|qb|`
     exceeds `INT32_MAX`, int32 cannot hold the result: ValueError. Compute the
     magnitudes as Python ints from `min()`/`max()` (`np.abs` of int8 -128 overflows).
+    With one chunk, return the float32 product as `dtype`; otherwise accumulate in
+    int32 and convert the sum to `dtype` at the end.
 
     Example:
         >>> int8_matmul(np.array([[127, -127]], np.int8), np.array([[127], [127]], np.int8))
@@ -589,20 +618,22 @@ def int8_matmul(qa: Any, qb: Any) -> np.ndarray:
     if k * term > INT32_MAX:
         raise ValueError(f"int8_matmul: K={k} terms of up to {term} can overflow the int32 accumulator")
     chunk = FLOAT32_EXACT_INTEGERS // term if term else max(k, 1)
+    if chunk >= k:  # one exact float32 product
+        return (a.astype(np.float32) @ b.astype(np.float32)).astype(dtype, copy=False)
     acc = np.zeros((m, n), dtype=np.int32)
     for p0 in range(0, k, chunk):
         part = a[:, p0:p0 + chunk].astype(np.float32) @ b[p0:p0 + chunk].astype(np.float32)
         acc += part.astype(np.int32)
-    return acc
+    return acc.astype(dtype, copy=False)
 
 
 def quantized_matmul(A: Any, B: Any, scale_A: float | None = None, scale_B: float | None = None) -> Tensor | np.ndarray:
     """Matrix product through symmetric int8: quantize, exact int32 product, rescale.
 
     TODO: validate (`_matrix_operands`); quantize A and B (`quantize_symmetric`, each
-    with its own scale or calibrated); `int8_matmul`; convert the int32 result to the
-    float dtype `np.result_type(dtype, 1.0)` (float32 stays float32, integers become
-    float64) and multiply by `scale_A * scale_B`; wrap with `_like_input`.
+    with its own scale or calibrated); `int8_matmul` straight into the float dtype
+    `np.result_type(dtype, 1.0)` (float32 stays float32, integers become float64);
+    multiply it in place by `scale_A * scale_B`; wrap with `_like_input`.
 
     Example:
         >>> quantized_matmul(np.array([[1.0, 2.0]], np.float32), np.array([[3.0], [4.0]], np.float32), 1.0, 1.0)
@@ -615,7 +646,7 @@ def quantized_matmul(A: Any, B: Any, scale_A: float | None = None, scale_B: floa
     a, b, dtype = _matrix_operands(A, B, "quantized_matmul")
     qa, scale_a = quantize_symmetric(a, scale_A)
     qb, scale_b = quantize_symmetric(b, scale_B)
-    out = int8_matmul(qa, qb).astype(np.result_type(dtype, 1.0))
+    out = int8_matmul(qa, qb, dtype=np.result_type(dtype, 1.0))
     out *= scale_a * scale_b
     return _like_input(out, A)
 
@@ -637,6 +668,34 @@ def quantized_relu(x: Any, scale: float | None = None) -> Tensor | np.ndarray:
     out *= used_scale
     return _like_input(out, x)
 
+
+# %% ../../modules/11_kernels/kernels_dev.ipynb #gpu-constants
+# NVIDIA rules (there is no GPU to measure here)
+WARP_SIZE = 32  # threads that execute one instruction together
+SEGMENT_BYTES = 32  # granularity of a global-memory transaction
+CACHE_LINE_BYTES = 128  # L1/L2 cache line
+SHARED_MEMORY_BANKS = 32  # banks of 4-byte words
+SHARED_MEMORY_PER_BLOCK_BYTES = 48 * 1024  # static shared memory per thread block
+GPU_LINK_BANDWIDTH_GBS = 25.0  # one direction of a PCIe 4.0 x16 link, as achieved in practice
+GPU_LINK_LATENCY_S = 5e-6  # per message of a ring step
+DEFAULT_STEP_COMPUTE_SECONDS = 0.1  # one GPU's compute time per training step (a stated assumption)
+DEFAULT_FUSION_TENSOR_BYTES = 4 * 1024 * 1024  # a 1024 x 1024 float32 activation
+ACCESS_PATTERNS = ("row_major", "column_major", "strided", "random")
+TENSOR_CORE_OPERATIONS = ("matmul", "linear", "conv2d", "batched_matmul", "attention")
+TENSOR_CORE_DIM_MULTIPLE = {"float16": 8, "bfloat16": 8, "tf32": 4, "int8": 16}
+TENSOR_CORE_PEAK_RATIO = {"tf32": 8, "float16": 16, "bfloat16": 16, "int8": 32}  # A100 dense peaks / float32 peak
+KNOWN_DATA_TYPES = {"float16", "bfloat16", "tf32", "float32", "float64", "int8", "uint8", "int16", "int32", "int64"}
+DATA_TYPE_ALIASES = {"half": "float16", "fp16": "float16", "bf16": "bfloat16", "float": "float32",
+                     "fp32": "float32", "single": "float32", "double": "float64", "fp64": "float64"}
+FUSION_KINDS = {
+    "matmul": "producer", "linear": "producer", "conv2d": "producer",
+    "relu": "unary", "sigmoid": "unary", "tanh": "unary", "gelu": "unary", "exp": "unary",
+    "dropout": "unary", "scale": "unary",
+    "add": "binary", "sub": "binary", "mul": "binary", "div": "binary", "bias_add": "binary",
+    "softmax": "reduction", "layernorm": "reduction", "batchnorm": "reduction", "sum": "reduction",
+    "mean": "reduction",
+}
+FUSION_TRAFFIC = {"producer": 1, "unary": 2, "binary": 3, "reduction": 2}  # tensors moved per unfused kernel
 
 # %% ../../modules/11_kernels/kernels_dev.ipynb #gpu-models-solution
 def warp_memory_transactions(element_indices: Sequence[int], element_bytes: int = 4) -> dict[str, Any]:

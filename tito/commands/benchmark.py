@@ -12,10 +12,11 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     kernels = actions.add_parser(
         "kernels",
-        help="time every kernel of tinytorch.core.kernels, check the target ratios, write JSON and a chart",
+        help="time every kernel of tinytorch.core.kernels, check the goals, write JSON and a chart",
         description="Measure matmul (n = 64 ... 1024) and ReLU (10^4 ... 10^7 elements) kernels against "
-        "this machine's measured peak GFLOP/s and memory bandwidth, report the target ratios, and write "
-        "kernels.json and kernels.png into the output directory.",
+        "this machine's measured peak GFLOP/s and memory bandwidth, check the goals (parallel kernels "
+        "against this machine's own multi-core gain, measured in the same run), and write "
+        "kernels.json (every sample) and kernels.png into the output directory.",
     )
     kernels.add_argument("--output", metavar="DIR", default=None,
                          help="directory for kernels.json and kernels.png (default: benchmarks/ in the project)")
@@ -46,7 +47,7 @@ def run_kernels(args: argparse.Namespace) -> int:
     files = write_outputs(results, output)
     render(results)
     console.print(f"wrote {files['json']} and {files['png']}", highlight=False)
-    broken = [row for row in results["matmul"] + results["relu"] if not row["correct"]]
+    broken = [row for row in results.matmul + results.relu if not row.correct]
     if broken:
         console.print(f"[red]{len(broken)} kernel run(s) failed or gave wrong results[/]")
         return 1
@@ -57,13 +58,14 @@ def _number(value, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
 
 
-def render(results: dict) -> None:
+def render(results) -> None:
+    """Print the machine, the load, one table per size and the goals of a KernelBenchmark."""
     from rich.table import Table
 
     from tinytorch.utils.profiler import format_seconds
     from tito.console import console
 
-    machine = results["machine"]
+    machine = results.machine
     caches = ", ".join(f"{level} {size // 1024} KiB" for level, size in machine["cache_sizes"].items()) or "unknown"
     blas = ", ".join(f"{b['library']} {b['version']} ({b['threads']} threads)" for b in machine["blas"]) or "none found"
     console.print(f"[bold]{machine['cpu_model']}[/] — {machine['cpu_count']} usable cores "
@@ -73,44 +75,44 @@ def render(results: dict) -> None:
     console.print(f"measured peak: {machine['peak_gflops']:.1f} GFLOP/s (float32 matmul n=1024), "
                   f"{machine['memory_bandwidth_gbs']:.1f} GB/s (stream copy); ridge point "
                   f"{machine['ridge_point_flop_per_byte']:.1f} FLOP/byte", highlight=False)
-    load = results["load"]
+    load = results.load
     colour = "yellow" if load["other_cpu_percent"] > BUSY_PERCENT else "default"
     console.print(f"[{colour}]other processes used {load['other_cpu_percent']:.1f}% of the CPU during the "
                   f"{load['seconds']:.0f} s run[/]" + (" — timings, multithreaded ones above all, are disturbed; "
                   "rerun on a quiet machine" if colour == "yellow" else ""), highlight=False)
-    if results["quick"]:
-        console.print("[yellow]quick run: small sizes, targets measured below their official sizes[/]")
+    if results.quick:
+        console.print("[yellow]quick run: small sizes, goals measured below their official sizes[/]")
 
-    def correctness(row: dict) -> str:
-        if row.get("error"):
-            return f"[red]{row['error']}[/]"
-        return "[green]yes[/]" if row["correct"] else f"[red]no (max error {_number(row['max_abs_error'], '.2e')})[/]"
+    def correctness(row) -> str:
+        if row.error:
+            return f"[red]{row.error}[/]"
+        return "[green]yes[/]" if row.correct else f"[red]no (max error {_number(row.max_abs_error, '.2e')})[/]"
 
-    def kernel_table(title: str, rows: list[dict], rate: str, rate_key: str, share: str, share_key: str) -> None:
-        table = Table(title=f"{title} — speedup vs {rows[0].get('baseline', '?')}")
+    def kernel_table(title: str, rows: list, rate: str) -> None:
+        table = Table(title=f"{title} — speedup vs {rows[0].baseline or '?'}")
         table.add_column("kernel", no_wrap=True)
-        for column, justify in [("median time", "right"), (rate, "right"),
-                                (share, "right"), ("speedup", "right"), ("correct", "left")]:
+        for column, justify in [("median time", "right"), (rate, "right"), ("of attainable", "right"),
+                                ("speedup", "right"), ("correct", "left")]:
             table.add_column(column, justify=justify)
         for r in rows:
-            table.add_row(r["kernel"], format_seconds(r["seconds"]) if r.get("seconds") else "—",
-                          _number(r.get(rate_key), ".2f"), _number(r.get(share_key), ".1f"),
-                          _number(r.get("speedup"), ".1f") + "x" if r.get("speedup") else "—", correctness(r))
+            table.add_row(r.kernel, format_seconds(r.seconds) if r.seconds else "—",
+                          _number(r.gflops if rate == "GFLOP/s" else r.gbs, ".2f"),
+                          _number(r.fraction_of_attainable, ".1%"),
+                          _number(r.speedup, ".1f") + "x" if r.speedup else "—", correctness(r))
         console.print(table)
 
-    for n in results["settings"]["matmul_sizes"]:
-        kernel_table(f"matmul n={n} float32", [r for r in results["matmul"] if r["n"] == n],
-                     "GFLOP/s", "gflops", "% of peak", "percent_of_peak")
-    for elements in results["settings"]["relu_sizes"]:
-        kernel_table(f"ReLU {elements:,} float32 elements", [r for r in results["relu"] if r["elements"] == elements],
-                     "GB/s", "gbs", "% of bandwidth", "percent_of_bandwidth")
+    for n in results.settings["matmul_sizes"]:
+        kernel_table(f"matmul n={n} float32", [r for r in results.matmul if r.size == n], "GFLOP/s")
+    for elements in results.settings["relu_sizes"]:
+        kernel_table(f"ReLU {elements:,} float32 elements", [r for r in results.relu if r.size == elements], "GB/s")
 
-    table = Table(title="target ratios (each measured within this run)")
-    for column, justify in [("measure", "left"), ("measured", "right"), ("target", "right"), ("result", "left")]:
+    table = Table(title="goals (each measured within this run; gains are time ratios of medians)")
+    for column, justify in [("goal", "left"), ("kernel gain", "right"), ("machine gain", "right"),
+                            ("measured", "right"), ("mark", "right"), ("result", "left")]:
         table.add_column(column, justify=justify)
-    for t in results["targets"]:
-        unit = t["unit"]
-        measured = _number(t["measured"], ".3f" if unit == "s" else ".2f")
-        table.add_row(t["description"], f"{measured} {unit}", f"{t['comparison']} {t['target']:g} {unit}",
-                      "[green]pass[/]" if t["passed"] else "[red]miss[/]")
+    for t in results.targets:
+        measured = _number(t.measured, ".3f" if t.unit == "s" else ".2f")
+        table.add_row(t.description, _number(t.kernel_gain, ".2f"), _number(t.machine_gain, ".2f"),
+                      f"{measured} {t.unit}", f"{t.comparison} {t.mark:g} {t.unit}",
+                      "[green]pass[/]" if t.passed else "[red]miss[/]")
     console.print(table)

@@ -1,0 +1,206 @@
+"""The goals of `tito benchmark kernels`: one table of pass marks and wording, and their measurement.
+
+A parallel kernel's goal is relative to what this machine gives the same kind of
+work, measured in the same run, so that it means the same on 2 cores and on 64:
+
+- kernel gain  = time of the serial counterpart / time of the parallel kernel
+- machine gain = time of the serial reference / time of the parallel reference
+  (matmul: one-thread BLAS against numpy's multithreaded @; ReLU: one thread
+  streaming the workers' independent copies into fresh outputs one after the other,
+  against one thread per copy at once)
+- measured     = kernel gain / machine gain
+
+Every comparison times its contenders in alternating blocks (`time_blocks`) and
+keeps every sample next to its median.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from tito.benchmark_measure import (
+    Contender,
+    Timing,
+    int8_inputs,
+    matmul_inputs,
+    measure_import_time,
+    one_blas_thread,
+    relu_input,
+    time_blocks,
+)
+
+KERNELS_MODULE = "tinytorch.core.kernels"
+TARGET_REPEATS = 25
+QUICK_TARGET_REPEATS = 3
+TARGET_ROUNDS = 5  # alternating blocks per contender
+OVERHEAD_REPEATS = 101  # a few microseconds of overhead on a ~0.2 ms product needs many samples
+INT32_REPEATS = 5  # numpy's int32 @ takes ~0.15 s at n=512
+IMPORT_RUNS = 3
+
+# The sizes the goals are stated at; --quick measures at the smaller ones.
+TARGET_SIZES = {"matmul": 1024, "quantized": 1024, "int32": 512, "relu": 10**7, "overhead": 256}
+QUICK_TARGET_SIZES = {"matmul": 256, "quantized": 256, "int32": 128, "relu": 10**6, "overhead": 128}
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A pass mark and the wording that states it; `{size}` is filled in with the size measured."""
+
+    wording: str
+    mark: float
+    higher_is_better: bool
+    unit: str
+
+
+GOALS: dict[str, Goal] = {
+    "matmul_parallel_vs_numpy": Goal(
+        "matmul_parallel's gain over 1-thread BLAS, as a fraction of numpy's multithreaded @ gain, n={size}",
+        0.95, True, "of the machine's gain"),
+    "parallel_relu_vs_machine": Goal(
+        "parallel_relu's gain over vectorized_relu, as a fraction of the machine's multi-thread streaming gain "
+        "(fresh outputs), {size:.0e} float32",
+        0.9, True, "of the machine's gain"),
+    "quantized_vs_vectorized": Goal(
+        "quantized_matmul speed relative to matmul_vectorized, n={size} float32 (product exact against int64)",
+        0.7, True, "x"),
+    "cache_optimized_vs_blas": Goal(
+        "matmul_cache_optimized (default block) time relative to numpy @, n={size} float32", 1.1, False, "x time"),
+    "quantized_vs_numpy_int32": Goal(
+        "quantized_matmul vs numpy's int32 @ on the same int8 data, n={size} (speedup)", 50.0, True, "x"),
+    "vectorized_overhead": Goal(
+        "matmul_vectorized time over raw numpy @, n={size} float32 (overhead)", 5.0, False, "%"),
+    "kernels_import_time": Goal(
+        f"import {KERNELS_MODULE} in a fresh interpreter (silent)", 0.3, False, "s"),
+}
+
+
+@dataclass
+class Target:
+    """One goal as measured in this run: its verdict, the gains it came from, and every sample."""
+
+    name: str
+    description: str
+    size: int
+    measured: float
+    mark: float
+    comparison: str
+    unit: str
+    passed: bool
+    kernel_gain: float | None = None
+    machine_gain: float | None = None
+    medians: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def judge(name: str, size: int, measured: float, timings: dict[str, Timing] | None = None,
+          holds: bool = True, **extra: Any) -> Target:
+    """The Target of goal `name`: passed when `measured` meets the mark and `holds` (e.g. exactness)."""
+    goal = GOALS[name]
+    meets = measured >= goal.mark if goal.higher_is_better else measured <= goal.mark
+    timings = timings or {}
+    return Target(name=name, description=goal.wording.format(size=size), size=size, measured=measured,
+                  mark=goal.mark, comparison=">=" if goal.higher_is_better else "<=", unit=goal.unit,
+                  passed=bool(meets and holds), medians={k: t.median for k, t in timings.items()},
+                  samples={k: t.samples for k, t in timings.items()}, **extra)
+
+
+def measure_targets(kernels, quick: bool, settle_seconds: float,
+                    progress: Callable[[str], None]) -> list[Target]:
+    """Every goal of GOALS, measured within this run."""
+    from tinytorch.utils.profiler import cpu_count
+
+    sizes = QUICK_TARGET_SIZES if quick else TARGET_SIZES
+    repeats = QUICK_TARGET_REPEATS if quick else TARGET_REPEATS
+    rounds = 1 if quick else TARGET_ROUNDS
+
+    def compare(*contenders: Contender, samples: int = repeats) -> dict[str, Timing]:
+        return time_blocks(list(contenders), samples, rounds, settle_seconds)
+
+    targets = []
+    n = sizes["matmul"]
+    a, b = matmul_inputs(n)
+    progress(f"goal: matmul_parallel against numpy's multithreaded @, n={n}")
+    t = compare(Contender("matmul_parallel", lambda: kernels.matmul_parallel(a, b)),
+                Contender("numpy @", lambda: a @ b),
+                Contender("numpy @, 1 BLAS thread", lambda: a @ b, one_blas_thread()))
+    single = t["numpy @, 1 BLAS thread"].median
+    kernel_gain, machine_gain = single / t["matmul_parallel"].median, single / t["numpy @"].median
+    targets.append(judge("matmul_parallel_vs_numpy", n, kernel_gain / machine_gain, t,
+                         kernel_gain=kernel_gain, machine_gain=machine_gain))
+
+    elements = sizes["relu"]
+    workers = min(kernels.DEFAULT_NUM_WORKERS, cpu_count())
+    copies = [relu_input(elements) for _ in range(workers)]
+    x = copies[0]
+    progress(f"goal: parallel_relu against the machine's {workers}-thread streaming gain, {elements:.0e} elements")
+    with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as pool:
+        def streams_at_once() -> None:
+            futures = [pool.submit(np.maximum, copy, 0) for copy in copies[1:]]
+            np.maximum(copies[0], 0)
+            for future in futures:
+                future.result()
+
+        t = compare(Contender("parallel_relu", lambda: kernels.parallel_relu(x)),
+                    Contender("vectorized_relu", lambda: kernels.vectorized_relu(x)),
+                    Contender(f"{workers} streams at once", streams_at_once),
+                    Contender(f"{workers} streams one after another", lambda: [np.maximum(c, 0) for c in copies]))
+    kernel_gain = t["vectorized_relu"].median / t["parallel_relu"].median
+    machine_gain = t[f"{workers} streams one after another"].median / t[f"{workers} streams at once"].median
+    targets.append(judge("parallel_relu_vs_machine", elements, kernel_gain / machine_gain, t,
+                         kernel_gain=kernel_gain, machine_gain=machine_gain, details={"workers": workers}))
+
+    n = sizes["quantized"]
+    a, b = matmul_inputs(n)
+    a8, b8 = int8_inputs(n)
+    progress(f"goal: quantized_matmul against matmul_vectorized, n={n}")
+    exact = exact_integer_product(kernels, a8, b8)
+    t = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a, b)),
+                Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)))
+    targets.append(judge("quantized_vs_vectorized", n, t["matmul_vectorized"].median / t["quantized_matmul"].median,
+                         t, holds=exact, details={"exact_integer_product": exact}))
+
+    n = sizes["matmul"]
+    a, b = matmul_inputs(n)
+    progress(f"goal: matmul_cache_optimized against numpy @, n={n}")
+    t = compare(Contender("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b)),
+                Contender("numpy @", lambda: a @ b))
+    targets.append(judge("cache_optimized_vs_blas", n, t["matmul_cache_optimized"].median / t["numpy @"].median, t))
+
+    n = sizes["int32"]
+    a8, b8 = int8_inputs(n)
+    a32, b32 = a8.astype(np.int32), b8.astype(np.int32)
+    progress(f"goal: quantized_matmul against numpy's int32 @, n={n}")
+    exact = exact_integer_product(kernels, a8, b8)
+    t = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)),
+                Contender("numpy int32 @", lambda: a32 @ b32), samples=min(repeats, INT32_REPEATS))
+    targets.append(judge("quantized_vs_numpy_int32", n, t["numpy int32 @"].median / t["quantized_matmul"].median,
+                         t, holds=exact, details={"exact_integer_product": exact}))
+
+    n = sizes["overhead"]
+    a, b = matmul_inputs(n)
+    progress(f"goal: matmul_vectorized overhead against raw @, n={n}")
+    count = repeats if quick else OVERHEAD_REPEATS
+    # Both run the same BLAS call: alternate single calls, no settling needed.
+    t = time_blocks([Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)),
+                     Contender("numpy @", lambda: a @ b)], count, rounds=count)
+    targets.append(judge("vectorized_overhead", n,
+                         100.0 * (t["matmul_vectorized"].median / t["numpy @"].median - 1.0), t))
+
+    progress(f"goal: import {KERNELS_MODULE} in a fresh interpreter")
+    imported = measure_import_time(KERNELS_MODULE, runs=1 if quick else IMPORT_RUNS)
+    targets.append(judge("kernels_import_time", 0, imported["seconds"], {"import": Timing(imported["runs"])},
+                         holds=imported["silent"], details={"silent": imported["silent"], "output": imported["output"]}))
+    return targets
+
+
+def exact_integer_product(kernels, a8: np.ndarray, b8: np.ndarray) -> bool:
+    """Whether quantized_matmul with scale 1 (q is the int8 data itself) equals the int64 product."""
+    product = kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)
+    product = np.asarray(getattr(product, "data", product), dtype=np.float64)
+    exact = a8.astype(np.int64) @ b8.astype(np.int64)
+    return bool(product.shape == exact.shape and np.array_equal(product, exact.astype(np.float64)))
