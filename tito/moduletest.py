@@ -24,11 +24,12 @@ from tito.notebook_run import (
     score_executed_notebook,
 )
 from tito.notebooks import load_module_notebook, write_atomic
-from tito.project import Module, state_dir
+from tito.project import STATE_DIR, Module
 from tito.tools.testing import RESULTS_ENV
 
 STUDENT_CELL_TIMEOUT = 300  # seconds per cell in `tito module test` and `tito test`: generous, the student waits
 NOT_RUN_REASON = "not run: the kernel stopped before this cell"
+RESULTS_DIR = "results"  # under the project's state folder: the last report of each module
 
 
 @dataclass
@@ -99,12 +100,11 @@ def run_module_tests(module: Module, cell_timeout: int = STUDENT_CELL_TIMEOUT, n
 
 
 def save_last_report(module: Module, report: ModuleTestReport) -> None:
-    path = state_dir(module.root) / "results" / f"{module.key}.json"
-    write_atomic(path, json.dumps(report.to_dict(), indent=2))
+    write_atomic(last_report_path(module), json.dumps(report.to_dict(), indent=2))
 
 
 def last_report_path(module: Module) -> Path:
-    return module.root / ".tito" / "results" / f"{module.key}.json"
+    return module.root / STATE_DIR / RESULTS_DIR / f"{module.key}.json"
 
 
 def last_report_is_older(module: Module) -> bool:

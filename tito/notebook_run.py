@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -158,9 +158,6 @@ class NotebookScore:
 
     graded: list[GradedTest]
     cell_errors: list[str]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def score_executed_notebook(nb) -> NotebookScore:

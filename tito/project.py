@@ -19,7 +19,7 @@ from tito.errors import TitoError, UsageError
 SETTINGS_FILE = "settings.ini"
 MODULES_DIR = "modules"
 PACKAGE_DIR = "tinytorch"
-STATE_DIR = ".tito"
+STATE_DIR = ".tito"  # tito's own files in a project: last test reports, a workspace's release copies
 _MODULE_DIR_RE = re.compile(r"^(\d{2})_([a-z][a-z0-9_]*)$")
 _DEFAULT_EXP_RE = re.compile(r"^#\|\s*default_exp\s+(\S+)\s*$", re.MULTILINE)
 
@@ -69,10 +69,6 @@ class Module:
     def editable_path(self) -> Path:
         """The file a person edits: the .py source where there is one, else the notebook."""
         return self.source_path if self.has_source else self.notebook_path
-
-    @property
-    def display_name(self) -> str:
-        return self.name.replace("_", " ").title()
 
     def export_target(self) -> str | None:
         """The dotted module named by `#| default_exp`, e.g. 'core.kernels'."""
@@ -127,9 +123,3 @@ def resolve_modules(names: list[str], root: Path, all_modules: bool) -> list[Mod
         raise UsageError("name a module (e.g. 01_tensor, 01 or tensor) or pass --all")
     return [resolve_module(n, root) for n in names]
 
-
-def state_dir(root: Path) -> Path:
-    """Folder for tito's own state (last test results), git-ignored."""
-    path = root / STATE_DIR
-    path.mkdir(exist_ok=True)
-    return path

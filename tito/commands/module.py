@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_TIMEOUT = 300
-
 
 def register(subparsers) -> None:
+    from tito.moduletest import STUDENT_CELL_TIMEOUT
+
     parser = subparsers.add_parser("module", help="test a module or show the status of all modules")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         "graded test cell the way nbgrader does. Exit code 1 when any test fails.",
     )
     test.add_argument("module", metavar="MODULE", help="e.g. 11_kernels, 11 or kernels")
-    test.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds allowed per cell")
+    test.add_argument("--timeout", type=int, default=STUDENT_CELL_TIMEOUT,
+                      help=f"seconds allowed per cell (default: {STUDENT_CELL_TIMEOUT})")
     test.set_defaults(func=run_test)
 
     status = actions.add_parser("status", help="per module: export target, tests, points, package in sync")
@@ -69,66 +70,27 @@ def run_test(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def module_summary(root) -> list[dict]:
-    """Per module: export target, graded test count, points, package in sync, last local score."""
-    from tito.export import package_in_sync
-    from tito.cells import graded_code_cells, points
-    from tito.moduletest import last_report_is_older, load_last_report
-    from tito.notebooks import load_module_notebook
-    from tito.project import list_modules
-    from tito.workspace import read_manifest
-
-    modules = list_modules(root)
-    try:
-        sync = package_in_sync(root, modules)
-    except Exception as exc:  # a broken source must not hide the others' status
-        sync = {m.key: None for m in modules}
-        sync_error = str(exc)
-    else:
-        sync_error = ""
-    manifest = read_manifest(root) or {}
-    rows = []
-    for module in modules:
-        cells = graded_code_cells(load_module_notebook(module))
-        last = load_last_report(module)
-        passed = None if last is None else sum(t["points"] == t["max_points"] for t in last["graded"])
-        rows.append(
-            {
-                "module": module.key,
-                "target": f"tinytorch.{module.export_target()}",
-                "tests": len(cells),
-                "points": sum(points(c) for c in cells),
-                "in_sync": sync[module.key],
-                "tests_passed": None if last is None else f"{passed}/{len(last['graded'])}",
-                "last_score": None if last is None else f"{last['score']:g}/{last['max_score']:g}",
-                "edited_since_test": last is not None and last_report_is_older(module),
-                "provided": module.key in manifest.get("provided", ()),
-            }
-        )
-    return rows if not sync_error else rows + [{"error": sync_error}]
-
-
 def run_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from tito.console import console
+    from tito.module_status import project_status
     from tito.project import find_root
 
     root = find_root()
     with console.status("exporting to a scratch folder to compare"):
-        rows = module_summary(root)
+        status = project_status(root)
     table = Table(title="tito module status")
     for column in ("module", "exports to", "graded tests", "points", "package in sync", "tests passed", "last local score"):
         table.add_column(column)
-    for row in rows:
-        if "error" in row:
-            console.print(f"[red]could not compare the package with the sources:[/] {row['error']}")
-            continue
-        sync = {True: "[green]yes[/]", False: "[red]no: run tito export[/]", None: "[yellow]unknown[/]"}[row["in_sync"]]
-        score = row["last_score"] or "-"
-        if row["edited_since_test"]:
+    for row in status.modules:
+        sync = {True: "[green]yes[/]", False: "[red]no: run tito export[/]", None: "[yellow]unknown[/]"}[row.in_sync]
+        score = row.last_score or "-"
+        if row.edited_since_test:
             score += " [yellow](edited since: run tito module test)[/]"
-        name = row["module"] + (" [cyan](provided)[/]" if row["provided"] else "")
-        table.add_row(name, row["target"], str(row["tests"]), f"{row['points']:g}", sync, row["tests_passed"] or "-", score)
+        name = row.module + (" [cyan](provided)[/]" if row.provided else "")
+        table.add_row(name, row.target, str(row.tests), f"{row.points:g}", sync, row.tests_passed or "-", score)
+    if status.sync_error:
+        console.print(f"[red]could not compare the package with the sources:[/] {status.sync_error}")
     console.print(table)
     return 0

@@ -10,6 +10,8 @@ STATUS_COLOURS = {"graded": "green", "tampered": "magenta", "timeout": "yellow",
 
 
 def register(subparsers) -> None:
+    from tito.grading.config import GRADING_CELL_TIMEOUT
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--course", metavar="DIR", default=argparse.SUPPRESS,
                         help="course folder (default: $TITO_COURSE_DIR, else course/ in the project)")
@@ -40,8 +42,8 @@ def register(subparsers) -> None:
     autograde.add_argument("--student", action="append", metavar="S", help="only this student (repeatable)")
     autograde.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1), metavar="N",
                            help="submissions graded at once (default: CPU count)")
-    autograde.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
-                           help="seconds allowed per cell (default: 120)")
+    autograde.add_argument("--timeout", type=int, default=GRADING_CELL_TIMEOUT, metavar="SECONDS",
+                           help=f"seconds allowed per cell (default: {GRADING_CELL_TIMEOUT})")
     feedback = action("feedback", run_feedback, "feedback HTML for every graded submission (no hidden tests)")
     feedback.add_argument("module", metavar="MODULE")
     report = action("report", run_report, "scores, statuses and failing tests of every student as CSV or JSON")
@@ -150,7 +152,6 @@ def run_autograde(args: argparse.Namespace) -> int:
 
     from tito.console import console
     from tito.grading.autograding import autograde
-    from tito.grading.config import GRADING_CELL_TIMEOUT
     from tito.grading.course import resolve_course_module
 
     root, course = _course(args)
@@ -171,7 +172,7 @@ def run_autograde(args: argparse.Namespace) -> int:
 
     with progress:
         outcomes = autograde(course, key, students=args.student, workers=args.workers,
-                             cell_timeout=args.timeout or GRADING_CELL_TIMEOUT, project_root=root,
+                             cell_timeout=args.timeout, project_root=root,
                              on_outcome=finished, on_start=started)
     if not outcomes:
         console.print(f"[yellow]no collected submissions of {key}:[/] run `tito nbgrader collect {key}` first")

@@ -6,13 +6,16 @@ import argparse
 
 
 def register(subparsers) -> None:
+    from tito.moduletest import STUDENT_CELL_TIMEOUT
+
     parser = subparsers.add_parser(
         "test",
         help="run the inline tests of several modules (each in a fresh kernel)",
     )
     parser.add_argument("modules", nargs="*", metavar="MODULE")
     parser.add_argument("--all", action="store_true", help="test every module")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    parser.add_argument("--timeout", type=int, default=STUDENT_CELL_TIMEOUT,
+                        help=f"seconds allowed per cell (default: {STUDENT_CELL_TIMEOUT})")
     parser.set_defaults(func=run)
 
 

@@ -299,7 +299,7 @@ def _grade_all(grader: Autograder, todo: deque, workers: int, record: Callable[[
             for future in done:
                 prepared = running.pop(future)
                 try:
-                    result = future.result()
+                    result = ExecutionResult.from_json(future.result())
                 except BrokenProcessPool:
                     retry.append(prepared)
                     continue

@@ -290,6 +290,6 @@ def mark_cells_not_run(nb, result: ExecutionResult) -> list[int]:
     return [] if reason is None else mark_unexecuted_graded_cells(nb, reason)
 
 
-def run_job(job: ExecutionJob) -> ExecutionResult:
-    """Worker entry point."""
-    return execute_in_sandbox(job, _worker_uid, _worker_cpus)
+def run_job(job: ExecutionJob) -> str:
+    """Worker entry point: the ExecutionResult as JSON, plain data whichever executor carries it back."""
+    return execute_in_sandbox(job, _worker_uid, _worker_cpus).to_json()

@@ -12,8 +12,6 @@ from dataclasses import asdict, dataclass, field
 from tito.grading.paths import CoursePaths
 from tito.notebooks import write_atomic
 
-STATUSES = ("graded", "tampered", "timeout", "error", "missing", "ungraded")
-
 
 @dataclass
 class Outcome:

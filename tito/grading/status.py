@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tito.grading.outcomes import load_outcome
@@ -21,7 +21,6 @@ class ModuleStatus:
     submissions: int
     graded: int
     failed: int
-    statuses: dict[str, int] = field(default_factory=dict)
 
 
 def course_status(course: CoursePaths, project_root: Path | None = None) -> list[ModuleStatus]:
@@ -45,6 +44,5 @@ def course_status(course: CoursePaths, project_root: Path | None = None) -> list
             submissions=len(students),
             graded=sum(counts[s] for s in GRADED_STATUSES),
             failed=counts["error"],
-            statuses=dict(counts),
         ))
     return rows

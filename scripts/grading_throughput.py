@@ -1,6 +1,8 @@
 """Grading throughput: `tito nbgrader autograde --workers N` against one plain `nbgrader autograde` run.
 
-    .venv/bin/python tests/grading_throughput.py [--module 11] [--submissions 20] [--workers 2]
+    .venv/bin/python -m scripts.grading_throughput [--module 11] [--submissions 20] [--workers 2]
+
+(from the repository root: the submissions are built by tests/grading_support.py).
 
 Builds a scratch course, generates the module, submits the reference solution
 for every student, then grades the same submissions twice in one run, each as
@@ -21,10 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.grading_support import solved_release, write_notebook
 
-from grading_support import solved_release, write_notebook  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
