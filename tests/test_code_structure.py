@@ -121,3 +121,12 @@ def test_sandbox_kernel_launcher_imports_nothing_heavy():
     code = f"import sys, tito.grading.sandbox_launcher\nprint([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"every sandboxed kernel would start slower: the launcher imported {out.strip()}"
+
+
+MAX_LINES = 400  # one concept per file: a tito module past this wants splitting
+
+
+def test_no_tito_module_is_longer_than_the_budget():
+    lengths = {str(p.relative_to(REPO)): len(p.read_text(encoding="utf-8").splitlines()) for p in tito_modules().values()}
+    assert len(lengths) > 20, "the walk found no tito modules"
+    assert {path: n for path, n in lengths.items() if n > MAX_LINES} == {}
