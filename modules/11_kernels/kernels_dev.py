@@ -229,8 +229,8 @@ _pool_threads = 0  # the most pieces _pool runs at once
 def worker_pool(threads: int) -> ThreadPoolExecutor:
     """The module's pool of worker threads, with room for at least `threads` pieces at once.
 
-    Started on first use and kept: a thread started for one call costs its start and,
-    on its first BLAS call, BLAS's per-thread buffers, every time. A call that needs
+    Started on first use and kept: a thread started for one call pays for its stack,
+    its start and its first wait for a free core, every time. A call that needs
     more threads than the pool has gets a larger pool; the old one lets its idle
     threads end. A forked child process starts its own pool (threads do not survive
     a fork).
@@ -1170,9 +1170,9 @@ for block in (32, 64, 128, 256, 512):
 #   go to worker threads (`run_in_parallel`, the one piece of threading code both
 #   parallel kernels share);
 # - the worker threads are started once and kept (`worker_pool`, given): a thread
-#   started for every call pays its start and, on its first BLAS call, BLAS's
-#   per-thread buffers, every time — on a busy machine that alone can make a
-#   parallel product slower than a serial one;
+#   started for every call pays for its stack, its start and its first wait for a
+#   free core, every time — about 0.1 ms on a quiet machine, but on a busy one
+#   enough to make a parallel product of n = 512 slower than a serial one;
 # - tiny inputs are not split at all: below `SMALL_MATRIX_ROWS` rows one plain
 #   product is faster, and below `PARALLEL_RELU_MIN_ELEMENTS` elements ReLU stays
 #   vectorized.

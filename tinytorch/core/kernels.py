@@ -163,8 +163,8 @@ _pool_threads = 0  # the most pieces _pool runs at once
 def worker_pool(threads: int) -> ThreadPoolExecutor:
     """The module's pool of worker threads, with room for at least `threads` pieces at once.
 
-    Started on first use and kept: a thread started for one call costs its start and,
-    on its first BLAS call, BLAS's per-thread buffers, every time. A call that needs
+    Started on first use and kept: a thread started for one call pays for its stack,
+    its start and its first wait for a free core, every time. A call that needs
     more threads than the pool has gets a larger pool; the old one lets its idle
     threads end. A forked child process starts its own pool (threads do not survive
     a fork).
