@@ -1171,8 +1171,8 @@ for block in (32, 64, 128, 256, 512):
 #   parallel kernels share);
 # - the worker threads are started once and kept (`worker_pool`, given): a thread
 #   started for every call pays for its stack, its start and its first wait for a
-#   free core, every time — about 0.1 ms on a quiet machine, but on a busy one
-#   enough to make a parallel product of n = 512 slower than a serial one;
+#   free core, every time — about 0.1 ms on a quiet machine, often milliseconds on
+#   a busy one;
 # - tiny inputs are not split at all: below `SMALL_MATRIX_ROWS` rows one plain
 #   product is faster, and below `PARALLEL_RELU_MIN_ELEMENTS` elements ReLU stays
 #   vectorized.
