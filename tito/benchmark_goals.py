@@ -25,6 +25,8 @@ import numpy as np
 from tito.benchmark_measure import (
     Contender,
     Timing,
+    background_load,
+    cpu_snapshot,
     int8_inputs,
     matmul_inputs,
     measure_import_time,
@@ -94,11 +96,12 @@ class Target:
     machine_gain: float | None = None
     medians: dict[str, float] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)
+    load: dict[str, float] = field(default_factory=dict)  # other processes' CPU share while it was measured
     details: dict[str, Any] = field(default_factory=dict)
 
 
 def judge(name: str, size: int, measured: float, timings: dict[str, Timing] | None = None,
-          holds: bool = True, **extra: Any) -> Target:
+          load: dict[str, float] | None = None, holds: bool = True, **extra: Any) -> Target:
     """The Target of goal `name`: passed when `measured` meets the mark and `holds` (e.g. exactness)."""
     goal = GOALS[name]
     meets = measured >= goal.mark if goal.higher_is_better else measured <= goal.mark
@@ -106,7 +109,7 @@ def judge(name: str, size: int, measured: float, timings: dict[str, Timing] | No
     return Target(name=name, description=goal.wording.format(size=size), size=size, measured=measured,
                   mark=goal.mark, comparison=">=" if goal.higher_is_better else "<=", unit=goal.unit,
                   passed=bool(meets and holds), medians={k: t.median for k, t in timings.items()},
-                  samples={k: t.samples for k, t in timings.items()}, **extra)
+                  samples={k: t.samples for k, t in timings.items()}, load=load or {}, **extra)
 
 
 def measure_targets(kernels, quick: bool, settle_seconds: float,
@@ -118,19 +121,28 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
     repeats = QUICK_TARGET_REPEATS if quick else TARGET_REPEATS
     rounds = 1 if quick else TARGET_ROUNDS
 
-    def compare(*contenders: Contender, samples: int = repeats) -> dict[str, Timing]:
-        return time_blocks(list(contenders), samples, rounds, settle_seconds)
+    import psutil
+
+    cores = psutil.cpu_count() or 1
+
+    def timed(measure: Callable[[], dict[str, Timing]]) -> tuple[dict[str, Timing], dict[str, float]]:
+        start = cpu_snapshot()
+        timings = measure()
+        return timings, background_load(start, cpu_snapshot(), cores)
+
+    def compare(*contenders: Contender, samples: int = repeats) -> tuple[dict[str, Timing], dict[str, float]]:
+        return timed(lambda: time_blocks(list(contenders), samples, rounds, settle_seconds))
 
     targets = []
     n = sizes["matmul"]
     a, b = matmul_inputs(n)
     progress(f"goal: matmul_parallel against numpy's multithreaded @, n={n}")
-    t = compare(Contender("matmul_parallel", lambda: kernels.matmul_parallel(a, b)),
-                Contender("numpy @", lambda: a @ b),
-                Contender("numpy @, 1 BLAS thread", lambda: a @ b, one_blas_thread()))
+    t, load = compare(Contender("matmul_parallel", lambda: kernels.matmul_parallel(a, b)),
+                      Contender("numpy @", lambda: a @ b),
+                      Contender("numpy @, 1 BLAS thread", lambda: a @ b, one_blas_thread()))
     single = t["numpy @, 1 BLAS thread"].median
     kernel_gain, machine_gain = single / t["matmul_parallel"].median, single / t["numpy @"].median
-    targets.append(judge("matmul_parallel_vs_numpy", n, kernel_gain / machine_gain, t,
+    targets.append(judge("matmul_parallel_vs_numpy", n, kernel_gain / machine_gain, t, load,
                          kernel_gain=kernel_gain, machine_gain=machine_gain))
 
     elements = sizes["relu"]
@@ -145,13 +157,13 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
             for future in futures:
                 future.result()
 
-        t = compare(Contender("parallel_relu", lambda: kernels.parallel_relu(x)),
-                    Contender("vectorized_relu", lambda: kernels.vectorized_relu(x)),
-                    Contender(f"{workers} streams at once", streams_at_once),
-                    Contender(f"{workers} streams one after another", lambda: [np.maximum(c, 0) for c in copies]))
+        t, load = compare(Contender("parallel_relu", lambda: kernels.parallel_relu(x)),
+                           Contender("vectorized_relu", lambda: kernels.vectorized_relu(x)),
+                           Contender(f"{workers} streams at once", streams_at_once),
+                           Contender(f"{workers} streams one after another", lambda: [np.maximum(c, 0) for c in copies]))
     kernel_gain = t["vectorized_relu"].median / t["parallel_relu"].median
     machine_gain = t[f"{workers} streams one after another"].median / t[f"{workers} streams at once"].median
-    targets.append(judge("parallel_relu_vs_machine", elements, kernel_gain / machine_gain, t,
+    targets.append(judge("parallel_relu_vs_machine", elements, kernel_gain / machine_gain, t, load,
                          kernel_gain=kernel_gain, machine_gain=machine_gain, details={"workers": workers}))
 
     n = sizes["quantized"]
@@ -159,37 +171,39 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
     a8, b8 = int8_inputs(n)
     progress(f"goal: quantized_matmul against matmul_vectorized, n={n}")
     exact = exact_integer_product(kernels, a8, b8)
-    t = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a, b)),
-                Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)))
+    t, load = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a, b)),
+                      Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)))
     targets.append(judge("quantized_vs_vectorized", n, t["matmul_vectorized"].median / t["quantized_matmul"].median,
-                         t, holds=exact, details={"exact_integer_product": exact}))
+                         t, load, holds=exact, details={"exact_integer_product": exact}))
 
     n = sizes["matmul"]
     a, b = matmul_inputs(n)
     progress(f"goal: matmul_cache_optimized against numpy @, n={n}")
-    t = compare(Contender("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b)),
-                Contender("numpy @", lambda: a @ b))
-    targets.append(judge("cache_optimized_vs_blas", n, t["matmul_cache_optimized"].median / t["numpy @"].median, t))
+    t, load = compare(Contender("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b)),
+                      Contender("numpy @", lambda: a @ b))
+    targets.append(judge("cache_optimized_vs_blas", n, t["matmul_cache_optimized"].median / t["numpy @"].median,
+                         t, load))
 
     n = sizes["int32"]
     a8, b8 = int8_inputs(n)
     a32, b32 = a8.astype(np.int32), b8.astype(np.int32)
     progress(f"goal: quantized_matmul against numpy's int32 @, n={n}")
     exact = exact_integer_product(kernels, a8, b8)
-    t = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)),
-                Contender("numpy int32 @", lambda: a32 @ b32), samples=min(repeats, INT32_REPEATS))
+    t, load = compare(Contender("quantized_matmul",
+                                lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)),
+                      Contender("numpy int32 @", lambda: a32 @ b32), samples=min(repeats, INT32_REPEATS))
     targets.append(judge("quantized_vs_numpy_int32", n, t["numpy int32 @"].median / t["quantized_matmul"].median,
-                         t, holds=exact, details={"exact_integer_product": exact}))
+                         t, load, holds=exact, details={"exact_integer_product": exact}))
 
     n = sizes["overhead"]
     a, b = matmul_inputs(n)
     progress(f"goal: matmul_vectorized overhead against raw @, n={n}")
     count = repeats if quick else OVERHEAD_REPEATS
     # Both run the same BLAS call: alternate single calls, no settling needed.
-    t = time_blocks([Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)),
-                     Contender("numpy @", lambda: a @ b)], count, rounds=count)
+    t, load = timed(lambda: time_blocks([Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)),
+                                         Contender("numpy @", lambda: a @ b)], count, rounds=count))
     targets.append(judge("vectorized_overhead", n,
-                         100.0 * (t["matmul_vectorized"].median / t["numpy @"].median - 1.0), t))
+                         100.0 * (t["matmul_vectorized"].median / t["numpy @"].median - 1.0), t, load))
 
     progress(f"goal: import {KERNELS_MODULE} in a fresh interpreter")
     imported = measure_import_time(KERNELS_MODULE, runs=1 if quick else IMPORT_RUNS)

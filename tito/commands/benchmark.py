@@ -108,11 +108,13 @@ def render(results) -> None:
 
     table = Table(title="goals (each measured within this run; gains are time ratios of medians)")
     for column, justify in [("goal", "left"), ("kernel gain", "right"), ("machine gain", "right"),
-                            ("measured", "right"), ("mark", "right"), ("result", "left")]:
+                            ("measured", "right"), ("mark", "right"), ("result", "left"), ("other CPU", "right")]:
         table.add_column(column, justify=justify)
     for t in results.targets:
         measured = _number(t.measured, ".3f" if t.unit == "s" else ".2f")
+        busy = t.load.get("other_cpu_percent")
         table.add_row(t.description, _number(t.kernel_gain, ".2f"), _number(t.machine_gain, ".2f"),
                       f"{measured} {t.unit}", f"{t.comparison} {t.mark:g} {t.unit}",
-                      "[green]pass[/]" if t.passed else "[red]miss[/]")
+                      "[green]pass[/]" if t.passed else "[red]miss[/]",
+                      f"[{'yellow' if busy > BUSY_PERCENT else 'default'}]{busy:.0f}%[/]" if busy is not None else "—")
     console.print(table)
