@@ -410,11 +410,21 @@ def test_measurement_formulas_with_a_fixed_stopwatch(monkeypatch):
     assert [a.nbytes for a in args] == [1_000_000, 1_000_000]
 
 
-def test_default_stream_size_exceeds_caches(monkeypatch):
+def test_default_stream_size_exceeds_caches_within_a_bound(monkeypatch):
     sizes = []
     monkeypatch.setattr(profiler_module, "median_seconds", lambda func, dst, src, repeats=5: sizes.append(src.nbytes) or 1.0)
     measure_memory_bandwidth.__wrapped__(None, 1)
-    assert sizes[0] >= max(profiler_module.STREAM_BYTES_MIN, 4 * max(cache_sizes().values(), default=0))
+    wanted = max(profiler_module.STREAM_BYTES_MIN, 4 * max(cache_sizes().values(), default=0))
+    assert sizes[0] == min(profiler_module.STREAM_BYTES_MAX, wanted) // 8 * 8
+
+
+@pytest.mark.parametrize("llc, expected_mb", [(0, 128), (16 * 2**20, 128), (64 * 2**20, 256), (480 * 2**20, 512)])
+def test_stream_size_from_the_last_level_cache(monkeypatch, llc, expected_mb):
+    sizes = []
+    monkeypatch.setattr(profiler_module, "cache_sizes", lambda: {"L1d": 32 * 1024, "L3": llc} if llc else {})
+    monkeypatch.setattr(profiler_module, "median_seconds", lambda func, dst, src, repeats=5: sizes.append(src.nbytes) or 1.0)
+    measure_memory_bandwidth.__wrapped__(None, 1)
+    assert sizes == [expected_mb * 2**20]
 
 
 @pytest.mark.parametrize("args", [(0, 3), (8, 0)])

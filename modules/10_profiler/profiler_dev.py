@@ -57,7 +57,8 @@ from tinytorch.core.tensor import Tensor
 MB = 2**20  # the *_mb values of this module are mebibytes, as most profilers report them
 GB = 10**9  # bandwidth in decimal gigabytes per second, as STREAM and vendors quote it
 CACHE_SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
-STREAM_BYTES_MIN = 128 * MB  # bandwidth test arrays: at least this, and 4x the last-level cache
+STREAM_BYTES_MIN = 128 * MB  # bandwidth test arrays: at least this, and 4x the last-level cache,
+STREAM_BYTES_MAX = 512 * MB  # but at most this: a VM may report its whole processor's L3 (480 MiB here)
 DEFAULT_REPEATS = 5
 
 # %% [markdown]
@@ -1057,9 +1058,13 @@ def measure_memory_bandwidth(nbytes: int | None = None, repeats: int = DEFAULT_R
 
     Formula: ``2 * B / median_seconds / 1e9`` for ``np.copyto(dst, src)`` of two
     float64 arrays of B bytes each (B read + B written). ``nbytes=None`` uses
-    ``max(STREAM_BYTES_MIN, 4 * largest cache)`` so that the copy streams from
-    main memory instead of a cache; B is ``nbytes`` rounded down to whole float64
-    values. The copy runs on one core. Cached per ``(nbytes, repeats)``.
+    ``min(STREAM_BYTES_MAX, max(STREAM_BYTES_MIN, 4 * largest cache))``: large
+    enough that the copy streams from main memory instead of a cache, and bounded,
+    because a virtual machine may report its whole processor's last-level cache
+    (480 MiB on the machine this course was written on, of which one core uses
+    only its own share), and two arrays of 4x that would take almost 4 GB. B is
+    ``nbytes`` rounded down to whole float64 values. The copy runs on one core.
+    Cached per ``(nbytes, repeats)``.
 
     TODO: choose B, allocate ``src`` with ``np.ones`` (touches its pages) and
     ``dst`` with ``np.empty`` (the warm-up copy touches them), time ``np.copyto``
@@ -1070,7 +1075,7 @@ def measure_memory_bandwidth(nbytes: int | None = None, repeats: int = DEFAULT_R
     """
     ### BEGIN SOLUTION
     if nbytes is None:
-        nbytes = max(STREAM_BYTES_MIN, 4 * max(cache_sizes().values(), default=0))
+        nbytes = min(STREAM_BYTES_MAX, max(STREAM_BYTES_MIN, 4 * max(cache_sizes().values(), default=0)))
     if nbytes < 8:
         raise ValueError(f"nbytes must be at least 8 (one float64), got {nbytes}")
     src = np.ones(nbytes // 8, dtype=np.float64)
