@@ -101,6 +101,13 @@ def test_summary_reads_the_notebook_jupyter_names(tmp_path, monkeypatch, capsys)
     assert "local score 10/60 (1/3 tests passed)" in capsys.readouterr().out
 
 
+def test_a_students_own_test_function_is_run_but_not_scored(tmp_path, monkeypatch, capsys):
+    (tmp_path / "demo_dev.ipynb").write_text(json.dumps(_graded_notebook({"test_first": 40, "test_second": 60})))
+    monkeypatch.chdir(tmp_path)
+    out = _run_quietly(monkeypatch, capsys)  # test_third is not in a graded cell
+    assert "local score 40/100 (1/3 tests passed)" in out and "FAIL  test_third" in out
+
+
 def test_a_notebook_that_does_not_define_these_tests_gives_no_points(tmp_path, monkeypatch, capsys):
     (tmp_path / "other_dev.ipynb").write_text(json.dumps(_graded_notebook({"test_first": 50, "test_elsewhere": 50})))
     monkeypatch.chdir(tmp_path)

@@ -16,8 +16,8 @@ The summary counts points as ``tito module test`` and the grader do: a graded
 cell earns its points when the tests it defines pass. The points come from the
 notebook's nbgrader metadata: given by ``tito module test`` (``TITO_TEST_POINTS``),
 else read from the notebook this kernel runs (JupyterLab names it in
-``JPY_SESSION_NAME``), else from the one notebook in the working folder whose
-graded cells define these tests (as nbgrader runs a submission). Without a
+``JPY_SESSION_NAME``), else from the notebook in the working folder whose
+graded tests are those that ran (as nbgrader runs a submission). Without a
 notebook (``python name_dev.py``) the summary counts tests only.
 """
 
@@ -91,11 +91,12 @@ def find_graded_cells(test_names: list[str]) -> list[GradedCell] | None:
     if session:
         candidates += [Path(session), Path.cwd() / Path(session).name]
     candidates += sorted(Path.cwd().glob("*.ipynb"))
-    wanted = set(test_names)
+    ran = set(test_names)
     for path in candidates:
         nb = _read_notebook(path) if path.suffix == ".ipynb" and path.is_file() else None
         cells = graded_cells_of(nb) if nb else []
-        if cells and wanted <= {name for cell in cells for name in cell.tests}:
+        graded = {name for cell in cells for name in cell.tests}
+        if graded and graded <= ran:  # this notebook's graded tests are the ones that ran (a student's own test_ is extra)
             return cells
     return None
 
