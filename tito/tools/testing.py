@@ -58,14 +58,15 @@ class GradedCell:
 
 def graded_cells_of(nb: dict) -> list[GradedCell]:
     """The graded code cells of a notebook (plain JSON or nbformat) with the tests each defines."""
+    from tito.cells import grade_id, is_graded_code, points
+
     found = []
     for cell in nb.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") != "code" or not meta.get("grade"):
+        if not is_graded_code(cell):
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        found.append(GradedCell(meta.get("grade_id", "?"), float(meta.get("points", 0)), _TEST_DEF_RE.findall(source)))
+        source = "".join(source) if isinstance(source, list) else source  # a notebook file may store lines
+        found.append(GradedCell(grade_id(cell) or "?", points(cell), _TEST_DEF_RE.findall(source)))
     return found
 
 
