@@ -1,26 +1,38 @@
 # `make demo` and `make test` each build .venv on first use, then run.
+#
+# What each role installs (pyproject.toml):
+#   make setup             everything: student + [instructor] + [dev] (the course repository's own .venv)
+#   make setup-student     the default install only: what a student needs in a workspace
+#   make setup-instructor  the default install + [instructor] (nbgrader)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+ALL_EXTRAS := instructor,dev
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup setup-student setup-instructor clean
 
-setup: $(STAMP)
+setup: $(VENV)/.installed-all
 
-$(STAMP): pyproject.toml
+$(VENV)/.installed-all: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
-	$(BIN)/python -m pip check
-	@touch $(STAMP)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[$(ALL_EXTRAS)]"
+	$(PIP) check
+	@touch $@
 
-demo: $(STAMP)
+setup-student setup-instructor: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".$(if $(filter setup-instructor,$@),[instructor])"
+	$(PIP) check
+
+demo: setup
 	$(BIN)/tito export --all
 	$(BIN)/tito test --all
 	$(BIN)/tito benchmark kernels
 
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -38,10 +38,20 @@ def test_shown_tito_commands_exist(argv):
     assert result.returncode == 0, f"`tito {' '.join(words)}` from the README does not exist: {result.stderr}"
 
 
-def test_quickstart_is_the_two_make_targets():
+def test_quickstart_is_setup_demo_and_test():
     quickstart = README.split("## Quickstart", 1)[1].split("##", 1)[0]
     commands = [l.split("#")[0].strip() for l in quickstart.splitlines() if l.startswith("make ")]
-    assert commands == ["make demo", "make test"]
+    assert commands == ["make setup", "make demo", "make test"]
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    for target in ("setup", "demo", "test"):
+        assert re.search(rf"^{target}:", makefile, re.M), target
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_each_role_shown_has_its_make_target():
+    roles = README.split("## What each role installs", 1)[1].split("##", 1)[0]
+    makefile = (REPO / "Makefile").read_text()
+    shown = set(re.findall(r"`make ([\w-]+)`", roles))
+    assert {"setup", "setup-instructor", "setup-student"} <= shown
+    for target in shown:
+        assert re.search(rf"^(?:[\w-]+ )*{re.escape(target)}(?: [\w-]+)*:", makefile, re.M), target

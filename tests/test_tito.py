@@ -133,6 +133,15 @@ def test_doctor_reports_a_missing_requirement_with_a_fix():
     assert not wrong.ok and "needs <1" in wrong.detail and "pip install" in wrong.fix
 
 
+def test_doctor_accepts_a_missing_package_of_another_roles_extra():
+    from tito.doctor import check_requirement, declared_requirements
+
+    other_role = check_requirement("surely-not-an-installed-package>=1", extra="instructor")
+    assert other_role.ok and "only instructors need it" in other_role.detail and ".[instructor]" in other_role.detail
+    declared = dict(declared_requirements())
+    assert declared["nbgrader==0.9.6"] == "instructor" and declared["numpy<3,>=2.0"] is None
+
+
 @pytest.mark.slow
 def test_module_test_gives_no_points_to_cells_after_a_dead_kernel(tmp_path):
     root = make_scratch_project(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,17 +26,30 @@ def check_python() -> Check:
     return Check("python", ok, f"{version} at {sys.executable}", "" if ok else "install Python 3.11 or newer")
 
 
-def declared_requirements(distribution: str = "tinytorch") -> list[str]:
-    return [r for r in (metadata.requires(distribution) or []) if "extra ==" not in r]
+_EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([\w-]+)['"]""")
+EXTRA_USERS = {"instructor": "instructors", "dev": "developers"}
 
 
-def check_requirement(spec: str) -> Check:
+def declared_requirements(distribution: str = "tinytorch") -> list[tuple[str, str | None]]:
+    """(requirement, extra or None) of every dependency: the default install's and each extra's."""
+    found = []
+    for line in metadata.requires(distribution) or []:
+        extra = _EXTRA_RE.search(line)
+        found.append((line.split(";", 1)[0].strip(), extra.group(1) if extra else None))
+    return found
+
+
+def check_requirement(spec: str, extra: str | None = None) -> Check:
+    """An installed dependency of the right version; a missing one of an extra is fine (another role's)."""
     from packaging.requirements import Requirement
 
     requirement = Requirement(spec)
     try:
         installed = metadata.version(requirement.name)
     except metadata.PackageNotFoundError:
+        if extra is not None:
+            users = EXTRA_USERS.get(extra, f"the [{extra}] extra")
+            return Check(requirement.name, True, f"not installed: only {users} need it (pip install -e '.[{extra}]')")
         return Check(requirement.name, False, f"not installed (needs {requirement.specifier or 'any version'})", SETUP_HINT)
     ok = requirement.specifier.contains(installed, prereleases=True)
     wanted = str(requirement.specifier) or "any version"
@@ -68,7 +82,7 @@ def check_package_import() -> Check:
 
 def run_checks() -> list[Check]:
     checks = [check_python()]
-    checks += [check_requirement(spec) for spec in declared_requirements()]
+    checks += [check_requirement(spec, extra) for spec, extra in declared_requirements()]
     checks.append(check_kernel())
     checks.append(check_package_import())
     return checks

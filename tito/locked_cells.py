@@ -38,7 +38,7 @@ class Tampering(NamedTuple):
 
 def find_tampering(submitted_nb, release_nb) -> list[Tampering]:
     """Every locked cell of `release_nb` that `submitted_nb` edited or deleted, in release order."""
-    from nbgrader.utils import compute_checksum, is_locked
+    from tito.cellrules import compute_checksum, is_locked
 
     submitted = {}
     for cell in submitted_nb.cells:

@@ -25,7 +25,7 @@ from tito.notebook_run import (
 )
 from tito.notebooks import load_module_notebook, write_atomic
 from tito.project import STATE_DIR, Module
-from tito.tools.testing import RESULTS_ENV
+from tito.tools.testing import POINTS_ENV, RESULTS_ENV, points_for_kernel
 
 STUDENT_CELL_TIMEOUT = 300  # seconds per cell in `tito module test` and `tito test`: generous, the student waits
 NOT_RUN_REASON = "not run: the kernel stopped before this cell"
@@ -83,6 +83,7 @@ def run_module_tests(module: Module, cell_timeout: int = STUDENT_CELL_TIMEOUT, n
         results_file = Path(tmp) / "inline-results.json"
         env = kernel_environment(module.root)
         env[RESULTS_ENV] = str(results_file)
+        env[POINTS_ENV] = points_for_kernel(nb)  # the notebook's own summary counts the same points
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         stop = execute_notebook(nb, cell_timeout, cwd=workdir, env=env)

@@ -162,7 +162,7 @@ class NotebookScore:
 
 def score_executed_notebook(nb) -> NotebookScore:
     """Score every graded cell of an executed notebook with nbgrader's rules."""
-    from nbgrader.utils import determine_grade
+    from tito.cellrules import determine_grade
 
     graded = []
     for cell in graded_code_cells(nb):

@@ -60,10 +60,8 @@ def _number(value, fmt: str) -> str:
 
 def render(results) -> None:
     """Print the machine, the load, one table per size and the goals of a KernelBenchmark."""
-    from rich.table import Table
-
     from tinytorch.utils.profiler import format_seconds
-    from tito.console import console
+    from tito.console import console, table as new_table
 
     machine = results.machine
     caches = ", ".join(f"{level} {size // 1024} KiB" for level, size in machine["cache_sizes"].items()) or "unknown"
@@ -89,11 +87,9 @@ def render(results) -> None:
         return "[green]yes[/]" if row.correct else f"[red]no (max error {_number(row.max_abs_error, '.2e')})[/]"
 
     def kernel_table(title: str, rows: list, rate: str) -> None:
-        table = Table(title=f"{title} — speedup vs {rows[0].baseline or '?'}")
-        table.add_column("kernel", no_wrap=True)
-        for column, justify in [("median time", "right"), (rate, "right"), ("of attainable", "right"),
-                                ("speedup", "right"), ("correct", "left")]:
-            table.add_column(column, justify=justify)
+        table = new_table(f"{title} — speedup vs {rows[0].baseline or '?'}",
+                          ["kernel", ("median time", "right"), (rate, "right"), ("of attainable", "right"),
+                           ("speedup", "right"), "correct"])
         for r in rows:
             table.add_row(r.kernel, format_seconds(r.seconds) if r.seconds else "—",
                           _number(r.gflops if rate == "GFLOP/s" else r.gbs, ".2f"),
@@ -106,10 +102,9 @@ def render(results) -> None:
     for elements in results.settings["relu_sizes"]:
         kernel_table(f"ReLU {elements:,} float32 elements", [r for r in results.relu if r.size == elements], "GB/s")
 
-    table = Table(title="goals (each measured within this run; gains are time ratios of medians)")
-    for column, justify in [("goal", "left"), ("kernel gain", "right"), ("machine gain", "right"),
-                            ("measured", "right"), ("mark", "right"), ("result", "left"), ("other CPU", "right")]:
-        table.add_column(column, justify=justify)
+    table = new_table("goals (each measured within this run; gains are time ratios of medians)",
+                      ["goal", ("kernel gain", "right"), ("machine gain", "right"), ("measured", "right"),
+                       ("mark", "right"), "result", ("other CPU", "right")])
     for t in results.targets:
         measured = _number(t.measured, ".2f" if t.unit == "%" else ".3f")  # 0.949 must not print as a passing 0.95
         busy = t.load.get("other_cpu_percent")

@@ -19,9 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.export import export_modules
     from tito.project import find_root, resolve_modules
 
@@ -29,11 +27,7 @@ def run(args: argparse.Namespace) -> int:
     modules = resolve_modules(args.modules, root, args.all)
     with console.status(f"exporting {len(modules)} module(s)"):
         results = export_modules(root, modules)
-    table = Table(title="tito export")
-    table.add_column("module")
-    table.add_column("package module")
-    table.add_column("file")
-    table.add_column("changed")
+    table = new_table("tito export", ("module", "package module", "file", "changed"))
     for result in results:
         changed = ", ".join(str(p.relative_to(root)) for p in result.changed) or "up to date"
         table.add_row(result.module.key, f"tinytorch.{result.target}", str(result.package_file.relative_to(root)), changed)

@@ -27,16 +27,10 @@ def register(subparsers) -> None:
 
 
 def render_report(report) -> None:
-    from rich.table import Table
-
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.workspace import STUB_MESSAGE
 
-    table = Table(title=f"{report.module}: graded tests", show_lines=False)
-    table.add_column("test")
-    table.add_column("result")
-    table.add_column("points", justify="right")
-    table.add_column("message", overflow="fold")
+    table = new_table(f"{report.module}: graded tests", ("test", "result", ("points", "right"), "message"))
     for test in report.graded:
         result = "[green]pass[/]" if test.passed else "[red]FAIL[/]"
         name = ", ".join(test.tests) or test.grade_id
@@ -71,18 +65,15 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.module_status import project_status
     from tito.project import find_root
 
     root = find_root()
     with console.status("exporting to a scratch folder to compare"):
         status = project_status(root)
-    table = Table(title="tito module status")
-    for column in ("module", "exports to", "graded tests", "points", "package in sync", "tests passed", "last local score"):
-        table.add_column(column)
+    table = new_table("tito module status", ("module", "exports to", "graded tests", "points", "package in sync",
+                                              "tests passed", "last local score"))
     for row in status.modules:
         sync = {True: "[green]yes[/]", False: "[red]no: run tito export[/]", None: "[yellow]unknown[/]"}[row.in_sync]
         score = row.last_score or "-"

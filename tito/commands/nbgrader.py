@@ -80,17 +80,13 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.grading.course import generate
     from tito.project import resolve_modules
 
     root, course = _course(args)
     modules = resolve_modules(args.modules, root, args.all)
-    table = Table(title="tito nbgrader generate")
-    for column in ("module", "graded cells", "points", "release notebook", "leak check"):
-        table.add_column(column)
+    table = new_table("tito nbgrader generate", ("module", "graded cells", "points", "release notebook", "leak check"))
     for module in modules:
         with console.status(f"generating {module.key}"):
             result = generate(module, course)
@@ -148,9 +144,7 @@ def run_collect(args: argparse.Namespace) -> int:
 
 def run_autograde(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.grading.autograding import autograde
     from tito.grading.course import resolve_course_module
 
@@ -177,9 +171,8 @@ def run_autograde(args: argparse.Namespace) -> int:
     if not outcomes:
         console.print(f"[yellow]no collected submissions of {key}:[/] run `tito nbgrader collect {key}` first")
         return 0
-    table = Table(title=f"{key}: {len(outcomes)} submission(s) graded with {args.workers} worker(s)")
-    for column in ("student", "score", "status", "failing tests"):
-        table.add_column(column, overflow="fold")
+    table = new_table(f"{key}: {len(outcomes)} submission(s) graded with {args.workers} worker(s)",
+                      ("student", "score", "status", "failing tests"))
     for outcome in sorted(outcomes, key=lambda o: o.student):
         colour = STATUS_COLOURS.get(outcome.status, "white")
         table.add_row(outcome.student, f"{outcome.score:g}/{outcome.max_score:g}", f"[{colour}]{outcome.status}[/]",
@@ -223,15 +216,12 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.grading.status import course_status
 
     root, course = _course(args)
-    table = Table(title=f"tito nbgrader status ({course.root})")
-    for column in ("module", "generated", "released", "submissions", "graded", "failed"):
-        table.add_column(column)
+    table = new_table(f"tito nbgrader status ({course.root})",
+                      ("module", "generated", "released", "submissions", "graded", "failed"))
     yes_no = {True: "[green]yes[/]", False: "[dim]no[/]"}
     for row in course_status(course, root):
         table.add_row(row.module, yes_no[row.generated], yes_no[row.released], str(row.submissions),

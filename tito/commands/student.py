@@ -36,27 +36,24 @@ def register(subparsers) -> None:
         help="start JupyterLab here, its kernels importing this folder's tinytorch",
         description="Start JupyterLab in the project (a workspace or the course) with the project first "
         "on the kernels' import path, as `tito module test` runs them: notebooks import this folder's "
-        "tinytorch even where another one is installed. Arguments after -- go to jupyter lab.",
+        "tinytorch even where another one is installed. nbgrader's instructor tools are switched off. "
+        "Every other argument goes to jupyter lab, e.g. `tito student lab --no-browser --port=8901`.",
     )
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="-- JUPYTER_ARGS")
-    lab.set_defaults(func=run_lab)
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="JUPYTER_ARGS")
+    lab.set_defaults(func=run_lab, pass_unknown_args=True)  # options tito does not know go to jupyter lab
 
 
 def run_workspace(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rich.table import Table
-
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.project import find_root
     from tito.workspace import create_workspace
 
     root = find_root()
     with console.status("generating release notebooks and exporting the workspace package"):
         workspace = create_workspace(root, Path(args.dir), _names(args.modules), _names(args.provide_solutions))
-    table = Table(title=f"student workspace {workspace.root}")
-    for column in ("module", "notebook", "package module", "code"):
-        table.add_column(column, overflow="fold")
+    table = new_table(f"student workspace {workspace.root}", ("module", "notebook", "package module", "code"))
     for module in workspace.modules:
         code = "[cyan]provided[/]" if module.provided else f"to write: {len(module.stubs)} stubbed function(s)"
         table.add_row(module.key, str(module.notebook.relative_to(workspace.root)), f"tinytorch.{module.target}", code)
@@ -71,12 +68,15 @@ def run_workspace(args: argparse.Namespace) -> int:
 
 def run_lab(args: argparse.Namespace) -> int:
     import subprocess
-    import sys
+    import tempfile
+    from pathlib import Path
 
-    from tito.notebook_run import kernel_environment
+    from tito.lab import lab_command, lab_environment, settle_notebook_metadata, write_student_config
     from tito.project import find_root
 
     root = find_root()
-    extra = [a for a in args.jupyter_args if a != "--"]
-    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}", *extra]
-    return subprocess.call(command, cwd=root, env=kernel_environment(root))  # kernels inherit the server's environment
+    settle_notebook_metadata(root)
+    jupyter_args = [*getattr(args, "unknown_args", []), *(a for a in args.jupyter_args if a != "--")]
+    with tempfile.TemporaryDirectory(prefix="tito-lab-config-") as config:
+        write_student_config(Path(config))
+        return subprocess.call(lab_command(root, jupyter_args), cwd=root, env=lab_environment(root, Path(config)))

@@ -13,17 +13,16 @@ def register(subparsers) -> None:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    from rich.table import Table
+    from rich.markup import escape
 
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.doctor import run_checks
 
     checks = run_checks()
-    table = Table(title="tito system doctor")
-    for column in ("check", "ok", "detail", "how to fix"):
-        table.add_column(column, overflow="fold")
+    table = new_table("tito system doctor", ("check", "ok", "detail", "how to fix"))
     for check in checks:
-        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]missing[/]", check.detail, check.fix)
+        table.add_row(escape(check.name), "[green]ok[/]" if check.ok else "[red]missing[/]", escape(check.detail),
+                      escape(check.fix))  # plain text: `.[instructor]` is not a style
     console.print(table)
     failed = [c for c in checks if not c.ok]
     if failed:

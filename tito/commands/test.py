@@ -20,10 +20,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from tito.commands.module import render_report
-    from tito.console import console
+    from tito.console import console, table as new_table
     from tito.moduletest import run_module_tests
     from tito.project import find_root, resolve_modules
 
@@ -35,9 +33,7 @@ def run(args: argparse.Namespace) -> int:
             report = run_module_tests(module, cell_timeout=args.timeout)
         render_report(report)
         reports.append(report)
-    summary = Table(title="summary")
-    for column in ("module", "score", "passed", "seconds"):
-        summary.add_column(column)
+    summary = new_table("summary", ("module", "score", "passed", "seconds"))
     for report in reports:
         ok = "[green]yes[/]" if report.passed else "[red]no[/]"
         summary.add_row(report.module, f"{report.score:g}/{report.max_score:g}", ok, f"{report.seconds:.1f}")

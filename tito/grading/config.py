@@ -44,9 +44,11 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
               cell_timeout: int = GRADING_CELL_TIMEOUT) -> None:
     """Apply the course settings to the traitlets config `c` (in place)."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import GetGrades
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import GetGrades, OverwriteCells
 
     from tito.grading.leaks import hide_hidden_tests_preprocessor
+    from tito.grading.overwrite import RestoreHiddenTests
 
     ensure_tools_on_path()
     course = course_paths(project_root, course_dir)
@@ -58,6 +60,8 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
     c.ExchangeReleaseAssignment.force = True  # re-releasing replaces the old version
     c.ExchangeCollect.check_owner = False  # submissions are copied in by the instructor's account
     c.OverwriteCells.add_missing_cells = True  # a deleted locked test cell comes back
+    c.Autograde.sanitize_preprocessors = [RestoreHiddenTests if p is OverwriteCells else p
+                                          for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
     # Plain `nbgrader autograde` runs student code in the same sandboxed kernel as tito.
     c.Execute.kernel_name = SANDBOX_KERNEL_NAME
     c.Execute.timeout = cell_timeout

@@ -185,6 +185,25 @@ def submit(course: CoursePaths, module_key: str, student: str, notebook: Path) -
             app.start()
         except Exception as exc:  # nbgrader's ExchangeError and friends
             raise TitoError(f"could not submit {module_key} for {student}: {exc}") from None
+    name_students(course, [student])
+
+
+def name_students(course: CoursePaths, students: list[str]) -> None:
+    """Students the gradebook has no name for get their id as last name.
+
+    nbgrader creates a student at autograde with no name, and formgrader then
+    lists "None, None".
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(course.db_url, COURSE_ID) as gb:
+        for student in students:
+            try:
+                record = gb.find_student(student)
+            except MissingEntry:
+                record = None
+            if record is None or (record.first_name is None and record.last_name is None):
+                gb.update_or_create_student(student, last_name=student, first_name="")
 
 
 def collect(module_key: str, course: CoursePaths) -> list[str]:
@@ -193,7 +212,9 @@ def collect(module_key: str, course: CoursePaths) -> list[str]:
     outcome = nbgrader_api(course).collect(module_key, update=True)
     if not outcome["success"]:
         raise TitoError(f"nbgrader collect failed for {module_key}: {nbgrader_error(outcome)}")
-    return submitted_students(course, module_key)
+    students = submitted_students(course, module_key)
+    name_students(course, students)  # those who used nbgrader's own submit too
+    return students
 
 
 def submitted_students(course: CoursePaths, module_key: str) -> list[str]:
