@@ -354,15 +354,25 @@ def trace_memory(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[A
     ### END SOLUTION
 
 
+# %% [markdown]
+# The test below measures a workload that must run in *your* process, where your
+# `trace_memory` traces allocations: it is defined in this locked cell, not inside the
+# test (the grader runs the test itself in a separate, trusted process).
+
+# %% nbgrader={"grade": false, "grade_id": "profiler-test-workloads", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def allocate_and_free(nbytes: int) -> float:
+    """Allocate a temporary array of `nbytes` bytes, sum it, free it."""
+    return float(np.ones(nbytes // 8).sum())
+
+
 # %% nbgrader={"grade": true, "grade_id": "test-trace-memory", "locked": true, "points": 12, "schema_version": 3, "solution": false, "task": false}
 def test_unit_trace_memory():
+    from tito.tools.judging import in_student_process  # the tracemalloc your trace_memory uses
+
+    tracing = in_student_process("tracemalloc")
     nbytes = 8_000_000  # 10**6 float64 values
-
-    def allocate_and_free():
-        return float(np.ones(nbytes // 8).sum())
-
-    tracemalloc.stop()
-    result, memory = trace_memory(allocate_and_free)
+    tracing.stop()
+    result, memory = trace_memory(allocate_and_free, nbytes)
     assert result == nbytes // 8, f"trace_memory must return func's result ({nbytes // 8}), got {result!r}"
     assert set(memory) == {"before_bytes", "after_bytes", "peak_bytes"}, f"unexpected keys {sorted(memory)}"
     allocated = memory["peak_bytes"] - memory["before_bytes"]
@@ -371,19 +381,19 @@ def test_unit_trace_memory():
         f"[{nbytes}, {nbytes + 1_000_000}), got {allocated}")
     retained = memory["after_bytes"] - memory["before_bytes"]
     assert retained < 100_000, f"the temporary array is freed before the call returns; after - before should be small, got {retained} bytes"
-    assert not tracemalloc.is_tracing(), "tracing was off before trace_memory and must be off again afterwards"
+    assert not tracing.is_tracing(), "tracing was off before trace_memory and must be off again afterwards"
 
     kept, memory = trace_memory(np.zeros, (500, 1000))  # 4 MB result kept alive
     retained = memory["after_bytes"] - memory["before_bytes"]
     assert kept.nbytes <= retained < kept.nbytes + 100_000, f"a returned {kept.nbytes}-byte array stays allocated: after - before should be about {kept.nbytes}, got {retained}"
     assert memory["peak_bytes"] >= max(memory["before_bytes"], memory["after_bytes"]), f"the peak is the highest level: {memory}"
 
-    tracemalloc.start()
+    tracing.start()
     try:
-        trace_memory(allocate_and_free)
-        assert tracemalloc.is_tracing(), "tracing was already on before trace_memory: it must still be on afterwards"
+        trace_memory(allocate_and_free, nbytes)
+        assert tracing.is_tracing(), "tracing was already on before trace_memory: it must still be on afterwards"
     finally:
-        tracemalloc.stop()
+        tracing.stop()
 
     def explode():
         raise KeyError("explode")
@@ -394,7 +404,7 @@ def test_unit_trace_memory():
         pass
     else:
         raise AssertionError("an exception raised by func must propagate out of trace_memory")
-    assert not tracemalloc.is_tracing(), "trace_memory must stop the tracing it started even when func raises"
+    assert not tracing.is_tracing(), "trace_memory must stop the tracing it started even when func raises"
 
 
 test_unit_trace_memory()
@@ -929,7 +939,9 @@ def test_unit_cache_sizes():
             reference["L1d" if level == "1" else "L" + level] = number
     got = cache_sizes()
     assert got == reference, f"cache_sizes() should match /sys/devices/system/cpu/cpu0/cache: expected {reference}, got {got}"
-    assert cache_sizes() is got, "cache_sizes() is cached (functools.lru_cache): the second call returns the same dict"
+    hits = cache_sizes.cache_info().hits
+    assert cache_sizes() == got and cache_sizes.cache_info().hits == hits + 1, (
+        "cache_sizes() is cached (functools.lru_cache): the second call is answered from the cache")
     assert read_cache_sizes("/nonexistent/cache/dir") == {}, "a missing sysfs directory means no cache information: {}"
     ### BEGIN HIDDEN TESTS
     import tempfile

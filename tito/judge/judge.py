@@ -1,0 +1,360 @@
+"""The trusted judge: run a module's graded tests outside the student's process and decide each verdict.
+
+How one notebook is judged (`judge_notebook`):
+
+1. The notebook runs in its kernel as usual, except that the graded test cells are
+   left empty (the tests, hidden ones included, never enter the student's process)
+   and one cell is added at the end that hands the process to the judge
+   (`tito.judge.server.serve`).
+2. Meanwhile the judge, in this process, builds the tests' namespace: the imports of
+   the module's locked cells and its test-helper cell (grade id ending in
+   `-test-helpers`), both from the trusted copy of the notebook; then every other
+   name of the student's namespace as a proxy (`tito.judge.proxy`).
+3. For every graded cell, the student's process forks a session, the judge runs the
+   cell's trusted source against it, and the verdict is what the judge saw: the cell
+   passed when its source ran to the end without an exception.
+4. The graded cells of the executed notebook get the verdicts as outputs (an error
+   output for a failure), so nbgrader's own scoring rule gives the judge's grade.
+
+Whatever the student's code does to its own process (exception handlers, AST
+transformers, patched libraries, a fake `serve`) can change what it answers, never
+how the judge scores the answers.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from tito.judge import proxy
+from tito.judge.proxy import JudgeSession, global_proxy, set_current_session
+from tito.judge.server import serve_cell_source
+from tito.judge.wire import ConnectionLost, ProtocolError, no_delay, rebuild_error, recv_frame
+
+TEST_HELPERS_SUFFIX = "-test-helpers"
+SERVE_CELL_KEY = "tito_judge_serve"
+HANDOVER_SECONDS = 30.0  # how long the judge waits for a forked session to connect
+JUDGE_ENAME = "JudgeVerdict"
+
+
+@dataclass
+class Verdict:
+    grade_id: str
+    passed: bool
+    message: str = ""
+    error_type: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class JudgeReport:
+    verdicts: list[Verdict] = field(default_factory=list)
+    handed_over: bool = False  # the notebook's process connected to the judge
+    signs: list[str] = field(default_factory=list)  # what the student's process reported about tampering
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_graded(cell) -> bool:
+    return cell.get("cell_type") == "code" and bool(_nbgrader(cell).get("grade"))
+
+
+def is_test_helpers(cell) -> bool:
+    meta = _nbgrader(cell)
+    return (cell.get("cell_type") == "code" and bool(meta.get("locked")) and not meta.get("solution")
+            and str(meta.get("grade_id", "")).endswith(TEST_HELPERS_SUFFIX))
+
+
+def trusted_setup_source(trusted_nb) -> str:
+    """The code the judge runs before the tests: the import statements of every locked,
+    non-solution cell, then the test-helper cells whole, in notebook order."""
+    parts = []
+    for cell in trusted_nb.cells:
+        meta = _nbgrader(cell)
+        if cell.get("cell_type") != "code" or not meta.get("locked") or meta.get("solution") or meta.get("grade"):
+            continue
+        if is_test_helpers(cell):
+            parts.append(cell.source)
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        parts.extend(ast.get_source_segment(cell.source, node) for node in tree.body
+                     if isinstance(node, (ast.Import, ast.ImportFrom)))
+    return "\n".join(p for p in parts if p)
+
+
+class Judge:
+    """Listens on 127.0.0.1 for the student's process, forks sessions through it, runs the tests."""
+
+    def __init__(self, test_timeout: float, kill: Callable[[int], None] | None = None):
+        self.test_timeout = test_timeout
+        self.kill = kill or _kill_process
+        self.token = secrets.token_hex(16)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.listener.settimeout(0.25)
+        self.port = self.listener.getsockname()[1]
+        self.kernel_finished = threading.Event()
+        self.control: socket.socket | None = None
+        self._control_ids = iter(range(1, 1 << 30))
+
+    def serve_cell(self) -> str:
+        return serve_cell_source("127.0.0.1", self.port, self.token)
+
+    # -- connections
+    def _accept(self, role: str, until: Callable[[], bool]) -> tuple[socket.socket, dict] | None:
+        while not until():
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            sock.settimeout(5)
+            try:
+                hello, _ = recv_frame(sock)
+            except (ConnectionLost, ProtocolError, OSError):
+                sock.close()
+                continue
+            if hello.get("token") != self.token or hello.get("role") != role:
+                sock.close()
+                continue
+            sock.settimeout(None)
+            return no_delay(sock), hello
+        return None
+
+    def _control_request(self, op: str, **extra: Any) -> dict:
+        from tito.judge.wire import send_frame
+
+        rid = next(self._control_ids)
+        send_frame(self.control, {"op": op, "id": rid, **extra}, [])
+        self.control.settimeout(HANDOVER_SECONDS)
+        try:
+            reply, _ = recv_frame(self.control)
+        finally:
+            self.control.settimeout(None)
+        if reply.get("reply_to") != rid:
+            raise ProtocolError("the student's process answered out of turn")
+        if "error" in reply:
+            raise rebuild_error(reply["error"])
+        return reply
+
+    def open_session(self) -> JudgeSession:
+        pid = int(self._control_request("fork")["pid"])
+        give_up = time.monotonic() + HANDOVER_SECONDS
+        accepted = self._accept("session", lambda: time.monotonic() > give_up)
+        if accepted is None:
+            self.kill(pid)
+            raise ConnectionLost("the student's process did not open a session")
+        sock, _ = accepted
+        return JudgeSession(sock, time.monotonic() + self.test_timeout, pid)
+
+    def end_session(self, session: JudgeSession, timed_out: bool) -> None:
+        session.close()
+        if timed_out:
+            self.kill(session.pid)
+        try:
+            self._control_request("reap", pid=session.pid)
+        except (ConnectionLost, ProtocolError, OSError, TimeoutError):
+            self.kill(session.pid)
+            raise
+
+    # -- the whole run
+    def run(self, graded: list[tuple[str, str]], setup_source: str, report: JudgeReport) -> None:
+        """Judge every graded cell `(grade_id, source)`; fills `report`."""
+        accepted = self._accept("control", self.kernel_finished.is_set)
+        if accepted is None:
+            report.detail = "the notebook's process never reached the judge (the notebook stopped early)"
+            report.verdicts = [Verdict(g, False, "not run: " + report.detail, "NotRun") for g, _ in graded]
+            return
+        self.control, _ = accepted
+        report.handed_over = True
+        try:
+            names = self._control_request("names")
+            report.signs = [str(s)[:300] for s in names.get("signs", [])][:20]
+            namespace = self._namespace(setup_source, names.get("names", {}))
+        except Exception as exc:  # the namespace could not be read: no test can run
+            report.detail = f"the judge could not read the notebook's names: {type(exc).__name__}: {exc}"
+            report.verdicts = [Verdict(g, False, report.detail, "JudgeError") for g, _ in graded]
+            self._close_control()
+            return
+        broken = ""
+        for grade_id, source in graded:
+            if broken:
+                report.verdicts.append(Verdict(grade_id, False, f"not run: {broken}", "NotRun"))
+                continue
+            verdict = self._judge_cell(grade_id, source, namespace)
+            report.verdicts.append(verdict)
+            if verdict.error_type == "ConnectionLost" and self.control is None:
+                broken = "the notebook's process stopped"
+        self._close_control()
+
+    def _close_control(self) -> None:
+        if self.control is None:
+            return
+        try:
+            self._control_request("done")
+        except Exception:
+            pass
+        self.control.close()
+        self.control = None
+
+    def _namespace(self, setup_source: str, student_names: dict) -> "TestNamespace":
+        namespace = TestNamespace({"__name__": "__judge__", "__builtins__": builtins})
+        exec(compile(setup_source, "<test setup>", "exec"), namespace)  # trusted: the instructor's source
+        by_identity: dict[Any, Any] = {}
+        for name, facts in student_names.items():
+            if not (isinstance(name, str) and name.isidentifier()) or name in namespace:
+                continue
+            kind, identity = (facts + [None, None])[:2] if isinstance(facts, list) else (facts, None)
+            # two names of one object (Linear = Dense) get one proxy, so `Linear is Dense` holds here too
+            key = identity if isinstance(identity, int) else ("name", name)
+            proxy_object = by_identity.setdefault(key, global_proxy(name, str(kind)))
+            namespace.bind_student_name(name, proxy_object)
+        return namespace
+
+    def _judge_cell(self, grade_id: str, source: str, namespace: "TestNamespace") -> Verdict:
+        from tito.tools.testing import describe_failure
+
+        start = time.perf_counter()
+        try:
+            session = self.open_session()
+        except Exception as exc:
+            self.control = None if isinstance(exc, (ConnectionLost, OSError)) else self.control
+            return Verdict(grade_id, False, f"the student's process could not start this test: {exc}",
+                           "ConnectionLost", time.perf_counter() - start)
+        namespace.reset()
+        set_current_session(session)
+        timed_out = False
+        try:
+            exec(compile(source, f"<{grade_id}>", "exec"), namespace)
+            verdict = Verdict(grade_id, True)
+        except BaseException as exc:  # every way a test can end badly is a failed test
+            timed_out = isinstance(exc, TimeoutError) and session.deadline <= time.monotonic()
+            message = describe_failure(exc)
+            if timed_out:
+                message = f"timed out: the test ran past its {self.test_timeout:.0f} s limit ({message})"
+            elif isinstance(exc, ConnectionLost):
+                message = f"the student's process died during the test ({exc})"
+            verdict = Verdict(grade_id, False, message, type(exc).__name__)
+        finally:
+            set_current_session(None)
+        try:
+            self.end_session(session, timed_out)
+        except Exception:
+            self.control = None
+        verdict.seconds = time.perf_counter() - start
+        return verdict
+
+
+class TestNamespace(dict):
+    """The tests' globals. `globals()[name] = value` for one of the student's names (a test that
+    wraps a student function to watch it) also rebinds that name in the student's process, and
+    assigning the original proxy back restores the student's own object there."""
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.student: dict[str, Any] = {}
+
+    def bind_student_name(self, name: str, value: Any) -> None:
+        self.student[name] = value
+        dict.__setitem__(self, name, value)
+
+    def reset(self) -> None:
+        """Every student name back to its proxy: what one test rebound does not reach the next."""
+        for name, value in self.student.items():
+            dict.__setitem__(self, name, value)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        dict.__setitem__(self, name, value)
+        if name in self.student and proxy._current_session is not None:
+            if value is self.student[name]:
+                proxy.current_session().request("set_global", [], name=name, restore=True)
+            else:
+                proxy.current_session().request("set_global", [value], name=name)
+
+
+def _kill_process(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# ---------------------------------------------------------------- notebooks
+
+def verdict_outputs(verdict: Verdict) -> list:
+    """The outputs a judged graded cell gets: nbgrader gives the points when there is no error output."""
+    from nbformat import NotebookNode
+
+    if verdict.passed:
+        return [NotebookNode(output_type="stream", name="stdout", text=f"passed ({verdict.seconds:.2f} s, judged outside the notebook's kernel)\n")]
+    ename = verdict.error_type or JUDGE_ENAME
+    return [NotebookNode(output_type="error", ename=ename, evalue=verdict.message,
+                         traceback=[f"{ename}: {verdict.message}"])]
+
+
+def judge_notebook(nb, trusted_nb, execute: Callable[[Any, Callable[[Any], float]], None], test_timeout: float,
+                   kill: Callable[[int], None] | None = None) -> JudgeReport:
+    """Execute `nb` with `execute(kernel_nb, timeout_of_cell)` while the judge runs the graded cells of
+    `trusted_nb` (same cells, sources as released) against it; put the verdicts into `nb`'s graded cells.
+
+    `nb` gets the kernel's outputs for its other cells, as an ordinary run would give them.
+    """
+    graded_ids = [_nbgrader(c).get("grade_id") for c in nb.cells if is_graded(c)]
+    trusted = {_nbgrader(c).get("grade_id"): c.source for c in trusted_nb.cells if is_graded(c)}
+    graded = [(g, trusted.get(g, "")) for g in graded_ids]
+    judge = Judge(test_timeout, kill)
+    kernel_nb = copy.deepcopy(nb)
+    for cell in kernel_nb.cells:
+        if is_graded(cell):
+            cell.source = ""  # the tests stay out of the student's process
+            cell.outputs = []
+    from nbformat.v4 import new_code_cell
+
+    serve = new_code_cell(judge.serve_cell())
+    serve.metadata[SERVE_CELL_KEY] = True
+    kernel_nb.cells.append(serve)
+    budget = test_timeout * (len(graded) + 1) + HANDOVER_SECONDS
+
+    def timeout_of(cell) -> float:
+        return budget if cell.get("metadata", {}).get(SERVE_CELL_KEY) else test_timeout
+
+    report = JudgeReport()
+    worker = threading.Thread(target=judge.run, args=(graded, trusted_setup_source(trusted_nb), report),
+                              name="judge", daemon=True)
+    worker.start()
+    try:
+        execute(kernel_nb, timeout_of)
+    finally:
+        judge.kernel_finished.set()
+        worker.join()
+        judge.listener.close()
+    kernel_nb.cells.pop()
+    verdicts = {v.grade_id: v for v in report.verdicts}
+    for cell, ran in zip(nb.cells, kernel_nb.cells):
+        if is_graded(cell):
+            verdict = verdicts.get(_nbgrader(cell).get("grade_id"))
+            cell.outputs = verdict_outputs(verdict) if verdict else []
+            cell.execution_count = ran.get("execution_count") or 1
+        elif cell.cell_type == "code":
+            cell.outputs = ran.get("outputs", [])
+            cell.execution_count = ran.get("execution_count")
+    nb.metadata.update({k: v for k, v in kernel_nb.metadata.items() if k.startswith("tito_")})
+    return report

@@ -1,0 +1,353 @@
+"""Stand-ins, in the judge, for the objects of the student's process.
+
+A graded test runs in the judge with every name of the student's namespace bound
+to a proxy. Using a proxy (calling it, reading an attribute, `+`, `[i]`, `len`,
+`np.asarray`, `isinstance(x, StudentClass)`, `with`) sends one request to the
+student's process and turns the answer back into a value: plain data by value,
+anything else as another proxy. A function of the judge's handed to student code
+(a test's lambda) becomes a callback the student's process can call.
+
+A proxy belongs to one session (one graded test's fork of the student's process).
+Proxies of the student's global names are resolved again in every session.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from tito.judge.wire import Codec, Peer, ProtocolError
+
+_current_session: "JudgeSession | None" = None
+MAX_KEPT_OUTPUT = 64 * 1024
+
+
+def current_session() -> "JudgeSession":
+    if _current_session is None or _current_session.peer.closed.is_set():
+        raise RuntimeError("no graded test is running: the student's objects exist only while a test runs")
+    return _current_session
+
+
+def set_current_session(session: "JudgeSession | None") -> None:
+    global _current_session
+    _current_session = session
+
+
+class JudgeCodec(Codec):
+    def __init__(self, session: "JudgeSession"):
+        self.session = session
+        self.callbacks: list[Any] = []
+
+    @staticmethod
+    def tensor_class():
+        from tinytorch.core.tensor import Tensor
+
+        return Tensor
+
+    def make_ref(self, obj: Any) -> dict:
+        if isinstance(obj, (RemoteObject, RemoteMeta)):
+            glob = _global_name(obj)
+            if glob is not None:  # looked up in the student's namespace when the request arrives
+                return {"$": "ref", "global": glob}
+            session, oid = _target(obj)
+            if session is not self.session:
+                raise RuntimeError("an object of an earlier test cannot be used in this one")
+            return {"$": "ref", "id": oid}
+        library = _library_path(obj)
+        if library is not None:  # the student's process calls its own copy: time.sleep sleeps there
+            return {"$": "lib", "v": library}
+        if callable(obj):
+            self.callbacks.append(obj)
+            return {"$": "cb", "id": len(self.callbacks) - 1, "name": str(getattr(obj, "__name__", "callback"))[:100]}
+        raise TypeError(f"a {type(obj).__name__} cannot be handed to the student's code (only plain data, "
+                        "arrays, Tensors, functions and the student's own objects)")
+
+    def resolve_ref(self, tree: dict) -> Any:
+        if tree.get("$") != "ref":
+            raise ProtocolError("the student's process cannot send judge callbacks")
+        oid, kind, type_name = int(tree["id"]), str(tree.get("kind", "object")), str(tree.get("type", "object"))
+        if kind == "class":
+            return remote_class(type_name.rsplit(".", 1)[-1], session=self.session, oid=oid)
+        return RemoteObject._make(self.session, oid, type_name)
+
+
+_LIBRARY_MODULES = ("numpy", "builtins", "math", "time", "operator", "functools", "statistics")
+
+
+def _library_path(obj: Any) -> str | None:
+    """`module.name` of a library function that the student's process can import for itself."""
+    import importlib
+
+    import numpy as np
+
+    if isinstance(obj, np.ufunc):
+        return f"numpy.{obj.__name__}"
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(name, str) or not callable(obj):
+        return None
+    if module.split(".")[0] not in _LIBRARY_MODULES or "<" in name:
+        return None
+    try:
+        found: Any = importlib.import_module(module)
+        for part in name.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        found = None
+    if found is not obj and module.startswith("numpy"):  # numpy's functions live in submodules
+        return f"numpy.{name}" if getattr(np, name, None) is obj else None
+    return f"{module}.{name}" if found is obj else None
+
+
+class JudgeSession:
+    """The judge's end of one session: requests to the student's process, answers to its callbacks."""
+
+    def __init__(self, sock, deadline: float, pid: int):
+        self.deadline = deadline
+        self.pid = pid
+        self.codec = JudgeCodec(self)
+        self.streams = (sys.stdout, sys.stderr)  # where the judge's own output went when the test began
+        self.output: list[str] = []
+        self.peer = Peer(sock, self._answer, name="judge").start()
+
+    def remaining(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the test ran past its time limit")
+        return left
+
+    def request(self, op: str, args: list, **extra: Any) -> Any:
+        tree, buffers = self.codec.encode(args)
+        reply, rbufs = self.peer.request(op, {**extra, "args": tree}, buffers, timeout=self.remaining())
+        return self.codec.decode(reply.get("value"), rbufs)
+
+    def close(self) -> None:
+        self.peer.close()
+
+    def _answer(self, op: str, header: dict, buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        if op == "write":
+            self._write(str(header.get("stream")), str(header.get("text", "")))
+            return {"value": None}, []
+        if op != "callback":
+            raise ProtocolError(f"the student's process may only call back judge functions, not {op!r}")
+        index = int(header["cb"])
+        if not 0 <= index < len(self.codec.callbacks):
+            raise ProtocolError(f"no callback {index}")
+        args, kwargs = self.codec.decode(header.get("args"), buffers)
+        value = self.codec.callbacks[index](*args, **kwargs)
+        tree, bufs = self.codec.encode(value)
+        return {"value": tree}, bufs
+
+
+    def _write(self, stream: str, text: str) -> None:
+        """Student output: into the stream a test redirected, else kept with the session (bounded)."""
+        current = sys.stdout if stream == "stdout" else sys.stderr
+        if current is not self.streams[stream != "stdout"]:
+            current.write(text)
+        elif sum(map(len, self.output)) < MAX_KEPT_OUTPUT:
+            self.output.append(text)
+
+
+def _global_name(obj: Any) -> str | None:
+    if isinstance(obj, RemoteObject):
+        return object.__getattribute__(obj, "_j_global")
+    return obj.__dict__.get("_j_global")
+
+
+def _target(obj: Any) -> tuple[JudgeSession, int]:
+    if isinstance(obj, RemoteObject):
+        session, oid = object.__getattribute__(obj, "_j_session"), object.__getattribute__(obj, "_j_id")
+    else:
+        session, oid = obj.__dict__["_j_session"], obj.__dict__["_j_id"]
+    if session is not _current_session:
+        raise RuntimeError("an object of an earlier test cannot be used in this one")
+    return session, oid
+
+
+def _op(name: str, *args: Any) -> Any:
+    return current_session().request("operator", list(args), name=name)
+
+
+def _builtin(name: str, *args: Any) -> Any:
+    return current_session().request("builtin", list(args), name=name)
+
+
+def _call(target: Any, args: tuple, kwargs: dict) -> Any:
+    import numpy as np
+
+    session = current_session()
+    local_arrays = [a for a in list(args) + list(kwargs.values())]
+    writeback = any(type(a) is np.ndarray for a in local_arrays)
+    value = session.request("call", [target, list(args), dict(kwargs)], writeback=writeback)
+    if not writeback:
+        return value
+    result, after = value
+    # an array argument changed by the student's function is changed here too, as in the notebook
+    for local, remote in zip(local_arrays, after):
+        if (type(local) is np.ndarray and type(remote) is np.ndarray and local.flags.writeable
+                and remote.shape == local.shape and remote.dtype == local.dtype
+                and not np.array_equal(local, remote, equal_nan=local.dtype.kind in "fc")):
+            np.copyto(local, remote)
+    return result
+
+
+def _binary(name: str, reflected: bool = False):
+    if reflected:
+        return lambda self, other: _op(name, other, self)
+    return lambda self, other: _op(name, self, other)
+
+
+class RemoteObject:
+    """A proxy for one object of the student's process (or, with `_j_global`, for a global name)."""
+
+    __slots__ = ("_j_session", "_j_id", "_j_type", "_j_global", "__weakref__")
+    __array_priority__ = 1000.0  # `ndarray + proxy` lets the student's object decide, as in the notebook
+
+    @classmethod
+    def _make(cls, session: JudgeSession | None, oid: int | None, type_name: str, global_name: str | None = None):
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "_j_session", session)
+        object.__setattr__(obj, "_j_id", oid)
+        object.__setattr__(obj, "_j_type", type_name)
+        object.__setattr__(obj, "_j_global", global_name)
+        return obj
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_j_"):
+            raise AttributeError(name)
+        return current_session().request("getattr", [self], name=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        current_session().request("setattr", [self, value], name=name)
+
+    def __delattr__(self, name: str) -> None:
+        current_session().request("delattr", [self], name=name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _call(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return _builtin("repr", self)
+
+    def __str__(self) -> str:
+        return _builtin("str", self)
+
+    def __format__(self, spec: str) -> str:
+        return _builtin("format", self, spec)
+
+    def __bool__(self) -> bool:
+        return bool(_builtin("bool", self))
+
+    def __len__(self) -> int:
+        return int(_builtin("len", self))
+
+    def __int__(self) -> int:
+        return int(_builtin("int", self))
+
+    def __float__(self) -> float:
+        return float(_builtin("float", self))
+
+    def __complex__(self) -> complex:
+        return complex(_builtin("complex", self))
+
+    def __index__(self) -> int:
+        return int(_op("index", self))
+
+    def __iter__(self):
+        return iter(current_session().request("iterate", [self]))
+
+    def __array__(self, dtype: Any = None, copy: Any = None):
+        import numpy as np
+
+        array = current_session().request("array", [self])
+        if not isinstance(array, np.ndarray):
+            array = np.asarray(array)
+        return array.astype(dtype) if dtype is not None else array
+
+    def __enter__(self) -> Any:
+        return current_session().request("getattr", [self], name="__enter__")()
+
+    def __exit__(self, *exc: Any) -> bool:
+        # the student's __exit__ learns that the block ended, not the judge's exception
+        current_session().request("getattr", [self], name="__exit__")(None, None, None)
+        return False
+
+    __hash__ = object.__hash__
+
+    __add__, __radd__ = _binary("add"), _binary("add", True)
+    __sub__, __rsub__ = _binary("sub"), _binary("sub", True)
+    __mul__, __rmul__ = _binary("mul"), _binary("mul", True)
+    __truediv__, __rtruediv__ = _binary("truediv"), _binary("truediv", True)
+    __floordiv__, __rfloordiv__ = _binary("floordiv"), _binary("floordiv", True)
+    __mod__, __rmod__ = _binary("mod"), _binary("mod", True)
+    __pow__, __rpow__ = _binary("pow"), _binary("pow", True)
+    __matmul__, __rmatmul__ = _binary("matmul"), _binary("matmul", True)
+    __and__, __rand__ = _binary("and_"), _binary("and_", True)
+    __or__, __ror__ = _binary("or_"), _binary("or_", True)
+    __xor__, __rxor__ = _binary("xor"), _binary("xor", True)
+    __lshift__, __rlshift__ = _binary("lshift"), _binary("lshift", True)
+    __rshift__, __rrshift__ = _binary("rshift"), _binary("rshift", True)
+    __eq__, __ne__ = _binary("eq"), _binary("ne")
+    __lt__, __le__, __gt__, __ge__ = _binary("lt"), _binary("le"), _binary("gt"), _binary("ge")
+    __getitem__ = _binary("getitem")
+    __contains__ = lambda self, item: bool(_op("contains", self, item))  # noqa: E731
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _op("setitem", self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        _op("delitem", self, key)
+
+    def __neg__(self) -> Any:
+        return _op("neg", self)
+
+    def __pos__(self) -> Any:
+        return _op("pos", self)
+
+    def __abs__(self) -> Any:
+        return _op("abs", self)
+
+    def __invert__(self) -> Any:
+        return _op("invert", self)
+
+
+class RemoteMeta(type):
+    """The type of class proxies: `StudentClass(...)` builds an object in the student's process and
+    `isinstance(proxy, StudentClass)` is asked there."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return _call(cls, args, kwargs)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        if not isinstance(obj, RemoteObject):
+            return False
+        return bool(_builtin("isinstance", obj, cls))
+
+    def __subclasscheck__(cls, other: Any) -> bool:
+        if not isinstance(other, RemoteMeta):
+            return False
+        return bool(_builtin("issubclass", other, cls))
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("_j_") or name.startswith("__"):
+            raise AttributeError(name)
+        return current_session().request("getattr", [cls], name=name)
+
+    def __repr__(cls) -> str:
+        return f"<class {cls.__name__} of the student's notebook>"
+
+    __hash__ = type.__hash__
+
+
+def remote_class(name: str, session: JudgeSession | None = None, oid: int | None = None,
+                 global_name: str | None = None) -> RemoteMeta:
+    return RemoteMeta(name if name.isidentifier() else "StudentClass", (),
+                      {"_j_session": session, "_j_id": oid, "_j_global": global_name, "__module__": "student"})
+
+
+def global_proxy(name: str, kind: str) -> Any:
+    """A proxy for the student's global `name`, resolved in whichever session is running."""
+    if kind == "class":
+        return remote_class(name, global_name=name)
+    return RemoteObject._make(None, None, "global", global_name=name)

@@ -1,0 +1,387 @@
+"""Plain data between the trusted judge and the student's process.
+
+A message is a JSON header plus raw buffers (NumPy arrays in `.npy` form, bytes).
+Nothing is ever pickled: the judge decodes what the student's process sends with
+`json.loads` and `numpy.load(allow_pickle=False)` only, and everything it cannot
+express as plain data stays in the student's process, named by a handle.
+
+Values in a header:
+
+| value | encoded as |
+|---|---|
+| None, bool, int, float, str | themselves |
+| tuple, list, set, frozenset, dict, slice, range, complex, bytes, Ellipsis | `{"$": kind, ...}` |
+| ndarray, NumPy scalar | `{"$": "array", "b": buffer index, "scalar": bool}` |
+| NumPy dtype, NumPy scalar type, builtin type | `{"$": "dtype" / "sctype" / "type", "v": name}` |
+| `tinytorch.core.tensor.Tensor` | `{"$": "tensor", "b": buffer index}`: a tagged array |
+| anything else | a handle, `{"$": "ref", ...}`, made and resolved by the side's `Codec` hooks |
+
+`Peer` is one end of a connection: requests from either side carry an id, and
+each incoming request runs in its own thread, so calls may nest (the judge calls
+a student function that calls back a judge function that calls the student again)
+and callbacks may run at the same time from several student threads.
+
+Standard library and NumPy only: the student's process imports this module.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import itertools
+import json
+import queue
+import socket
+import struct
+import threading
+from typing import Any, Callable
+
+MAX_HEADER_BYTES = 16 * 2**20
+MAX_BUFFER_BYTES = 1 * 2**30
+MAX_BUFFERS = 100_000
+MAX_DEPTH = 200
+_FRAME = struct.Struct("!II")
+_BUFFER_LEN = struct.Struct("!Q")
+TENSOR_MODULE, TENSOR_CLASS = "tinytorch.core.tensor", "Tensor"
+_BUILTIN_TYPES = {t.__name__: t for t in (bool, int, float, complex, str, bytes, list, tuple, dict, set, object)}
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a well-formed message."""
+
+
+class ConnectionLost(Exception):
+    """The other side closed the connection or died."""
+
+
+# ---------------------------------------------------------------- framing
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    view = bytearray(size)
+    got = 0
+    while got < size:
+        chunk = sock.recv_into(memoryview(view)[got:], size - got)
+        if chunk == 0:
+            raise ConnectionLost("connection closed")
+        got += chunk
+    return bytes(view)
+
+
+def send_frame(sock: socket.socket, header: dict, buffers: list[bytes], lock: threading.Lock | None = None) -> None:
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    data = b"".join([_FRAME.pack(len(head), len(buffers)), *(_BUFFER_LEN.pack(len(b)) for b in buffers), head, *buffers])
+    if lock is None:
+        sock.sendall(data)
+        return
+    with lock:
+        sock.sendall(data)
+
+
+def connect(host: str, port: int) -> socket.socket:
+    sock = socket.create_connection((host, port))
+    no_delay(sock)
+    return sock
+
+
+def no_delay(sock: socket.socket) -> socket.socket:
+    """Small requests and answers go out at once (Nagle's algorithm would hold each for an ACK)."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def recv_frame(sock: socket.socket) -> tuple[dict, list[bytes]]:
+    head_len, count = _FRAME.unpack(_recv_exact(sock, _FRAME.size))
+    if head_len > MAX_HEADER_BYTES or count > MAX_BUFFERS:
+        raise ProtocolError(f"message too large: header {head_len} bytes, {count} buffers")
+    sizes = [_BUFFER_LEN.unpack(_recv_exact(sock, _BUFFER_LEN.size))[0] for _ in range(count)]
+    if sum(sizes) > MAX_BUFFER_BYTES:
+        raise ProtocolError(f"message too large: {sum(sizes)} bytes of buffers")
+    try:
+        header = json.loads(_recv_exact(sock, head_len).decode("utf-8"))
+    except ValueError as exc:
+        raise ProtocolError(f"unreadable message header: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("a message header must be a JSON object")
+    return header, [_recv_exact(sock, size) for size in sizes]
+
+
+# ---------------------------------------------------------------- values
+
+def _np():
+    import numpy
+
+    return numpy
+
+
+def array_to_bytes(array: Any) -> bytes:
+    out = io.BytesIO()
+    _np().save(out, _np().ascontiguousarray(array) if array.ndim else array, allow_pickle=False)
+    return out.getvalue()
+
+
+def array_from_bytes(data: bytes) -> Any:
+    try:
+        return _np().load(io.BytesIO(data), allow_pickle=False)
+    except Exception as exc:  # numpy raises ValueError for object arrays, others for garbage
+        raise ProtocolError(f"unreadable array: {type(exc).__name__}: {exc}") from None
+
+
+class Codec:
+    """Turns values into headers and buffers and back. Subclasses decide what a handle is:
+    `make_ref(obj)` for an object that is not plain data, `resolve_ref(tree)` for one received."""
+
+    tensor_class: Callable[[], type | None] = staticmethod(lambda: None)
+
+    def make_ref(self, obj: Any) -> dict:
+        raise TypeError(f"{type(obj).__name__} cannot be sent as plain data")
+
+    def resolve_ref(self, tree: dict) -> Any:
+        raise ProtocolError("this side does not accept handles")
+
+    # -- encode
+    def encode(self, value: Any) -> tuple[Any, list[bytes]]:
+        buffers: list[bytes] = []
+        return self._enc(value, buffers, 0), buffers
+
+    def _enc(self, v: Any, bufs: list[bytes], depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ValueError("value nested too deeply to send")
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if type(v) is int or type(v) is float:
+            return v
+        kind = type(v)
+        d = depth + 1
+        if kind in (tuple, list, set, frozenset):
+            return {"$": kind.__name__, "v": [self._enc(x, bufs, d) for x in v]}
+        if kind is dict:
+            return {"$": "dict", "v": [[self._enc(k, bufs, d), self._enc(x, bufs, d)] for k, x in v.items()]}
+        if kind is complex:
+            return {"$": "complex", "v": [v.real, v.imag]}
+        if kind is slice:
+            return {"$": "slice", "v": [self._enc(x, bufs, d) for x in (v.start, v.stop, v.step)]}
+        if kind is range:
+            return {"$": "range", "v": [v.start, v.stop, v.step]}
+        if kind is bytes:
+            bufs.append(v)
+            return {"$": "bytes", "b": len(bufs) - 1}
+        if v is Ellipsis:
+            return {"$": "ellipsis"}
+        if isinstance(v, type) and v.__module__ == "builtins" and _BUILTIN_TYPES.get(v.__name__) is v:
+            return {"$": "type", "v": v.__name__}
+        np = _np()
+        if kind is np.ndarray and v.dtype.kind in "biufcUSmM":
+            bufs.append(array_to_bytes(v))
+            return {"$": "array", "b": len(bufs) - 1, "scalar": False}
+        if isinstance(v, np.generic) and v.dtype.kind in "biufcUSmM":
+            bufs.append(array_to_bytes(np.asarray(v)))
+            return {"$": "array", "b": len(bufs) - 1, "scalar": True}
+        if isinstance(v, np.dtype) and v.kind in "biufcUSmM" and v.fields is None:
+            return {"$": "dtype", "v": v.str}
+        if isinstance(v, type) and issubclass(v, np.generic) and v.__module__ == "numpy":
+            return {"$": "sctype", "v": np.dtype(v).str}
+        if kind.__module__ == TENSOR_MODULE and kind.__qualname__ == TENSOR_CLASS:
+            data = getattr(v, "data", None)
+            if type(data) is np.ndarray and data.dtype.kind in "biufc":
+                bufs.append(array_to_bytes(data))
+                return {"$": "tensor", "b": len(bufs) - 1}
+        return self.make_ref(v)
+
+    # -- decode
+    def decode(self, tree: Any, buffers: list[bytes]) -> Any:
+        try:
+            return self._dec(tree, buffers, 0)
+        except (ProtocolError, RecursionError):
+            raise
+        except Exception as exc:
+            raise ProtocolError(f"malformed value: {type(exc).__name__}: {exc}") from None
+
+    def _dec(self, t: Any, bufs: list[bytes], depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ProtocolError("value nested too deeply")
+        if t is None or isinstance(t, (bool, int, float, str)):
+            return t
+        if not isinstance(t, dict) or not isinstance(t.get("$"), str):
+            raise ProtocolError(f"not an encoded value: {str(t)[:80]}")
+        kind, d = t["$"], depth + 1
+        if kind in ("tuple", "list", "set", "frozenset"):
+            items = [self._dec(x, bufs, d) for x in _as_list(t["v"])]
+            return {"tuple": tuple, "list": list, "set": set, "frozenset": frozenset}[kind](items)
+        if kind == "dict":
+            return {self._dec(k, bufs, d): self._dec(x, bufs, d) for k, x in _as_list(t["v"])}
+        if kind == "complex":
+            re, im = t["v"]
+            return complex(float(re), float(im))
+        if kind == "slice":
+            return slice(*(self._dec(x, bufs, d) for x in _as_list(t["v"])))
+        if kind == "range":
+            return range(*(int(x) for x in t["v"]))
+        if kind == "bytes":
+            return bytes(bufs[int(t["b"])])
+        if kind == "ellipsis":
+            return Ellipsis
+        if kind == "type":
+            return _BUILTIN_TYPES[str(t["v"])]
+        np = _np()
+        if kind == "array":
+            array = array_from_bytes(bufs[int(t["b"])])
+            return array[()] if t.get("scalar") else array
+        if kind == "dtype":
+            return np.dtype(str(t["v"]))
+        if kind == "sctype":
+            return np.dtype(str(t["v"])).type
+        if kind == "tensor":
+            array = array_from_bytes(bufs[int(t["b"])])
+            cls = self.tensor_class()
+            return array if cls is None else cls(array)
+        if kind in ("ref", "cb", "lib"):
+            return self.resolve_ref(t)
+        raise ProtocolError(f"unknown value kind {kind!r}")
+
+
+def _as_list(value: Any) -> list:
+    if not isinstance(value, list):
+        raise ProtocolError("expected a list")
+    return value
+
+
+# ---------------------------------------------------------------- errors
+
+def encode_error(exc: BaseException) -> dict:
+    """An exception as plain data: its type's name, its builtin base classes, its message."""
+    bases = [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"]
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable message>"
+    return {"type": type(exc).__name__[:200], "bases": bases[:20], "message": message[:20_000]}
+
+
+class RemoteError(Exception):
+    """An exception raised in the student's process whose type has no safe local equivalent."""
+
+
+_error_classes: dict[tuple[str, str], type] = {}
+
+
+def rebuild_error(data: Any) -> Exception:
+    """A local exception for one raised on the other side: the builtin class of that name when it is
+    an ordinary Exception (so `except ValueError` works as it would in the notebook), otherwise a
+    subclass named like the original of its nearest builtin Exception base."""
+    if not isinstance(data, dict):
+        return RemoteError("malformed error report")
+    name, message = str(data.get("type", "Exception")), str(data.get("message", ""))
+    bases = [b for b in data.get("bases", []) if isinstance(b, str)]
+    builtin = getattr(builtins, name, None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception) and name in bases:
+        return builtin(message)
+    base = next((getattr(builtins, b) for b in bases
+                 if isinstance(getattr(builtins, b, None), type) and issubclass(getattr(builtins, b), Exception)),
+                RemoteError)
+    key = (name, base.__name__)
+    if key not in _error_classes:
+        _error_classes[key] = type(name if name.isidentifier() else "RemoteError", (base,), {"__module__": "student"})
+    return _error_classes[key](message)
+
+
+# ---------------------------------------------------------------- the connection
+
+class Peer:
+    """One end of a connection: send requests and wait for their replies; answer the other side's
+    requests with `handler(op, header, buffers) -> (reply header, buffers)`, each in its own thread."""
+
+    def __init__(self, sock: socket.socket, handler: Callable[[str, dict, list[bytes]], tuple[dict, list[bytes]]],
+                 name: str = "peer"):
+        self.sock = sock
+        self.handler = handler
+        self._send_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, queue.Queue] = {}
+        self._state_lock = threading.Lock()
+        self.closed = threading.Event()
+        self.close_reason = ""
+        self._reader = threading.Thread(target=self._read_loop, name=f"{name}-reader", daemon=True)
+
+    def start(self) -> "Peer":
+        """Begin reading: called once the owner is ready to answer requests."""
+        self._reader.start()
+        return self
+
+    def request(self, op: str, header: dict, buffers: list[bytes] = (), timeout: float | None = None
+                ) -> tuple[dict, list[bytes]]:
+        """Send a request and wait for its reply; raises ConnectionLost, TimeoutError, or the
+        rebuilt remote exception."""
+        rid = next(self._ids)
+        box: queue.Queue = queue.Queue(maxsize=1)
+        with self._state_lock:
+            if self.closed.is_set():
+                raise ConnectionLost(self.close_reason or "connection closed")
+            self._waiting[rid] = box
+        try:
+            send_frame(self.sock, {**header, "op": op, "id": rid}, list(buffers), self._send_lock)
+        except OSError as exc:
+            self._close(f"connection lost: {exc}")
+        try:
+            reply, bufs = box.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no answer to {op!r} within {timeout:.0f} s") from None
+        finally:
+            with self._state_lock:
+                self._waiting.pop(rid, None)
+        if reply is None:
+            raise ConnectionLost(self.close_reason or "connection closed")
+        if "error" in reply:
+            raise rebuild_error(reply["error"])
+        return reply, bufs
+
+    def close(self) -> None:
+        self._close("closed by this side")
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def _close(self, reason: str) -> None:
+        with self._state_lock:
+            if self.closed.is_set():
+                return
+            self.close_reason = reason
+            self.closed.set()
+            waiting = list(self._waiting.values())
+        for box in waiting:
+            try:
+                box.put_nowait((None, []))
+            except queue.Full:
+                pass
+
+    def _read_loop(self) -> None:
+        try:
+            while True:
+                header, buffers = recv_frame(self.sock)
+                reply_to = header.get("reply_to")
+                if reply_to is not None:
+                    with self._state_lock:
+                        box = self._waiting.get(reply_to)
+                    if box is not None:
+                        box.put_nowait((header, buffers))
+                    continue
+                threading.Thread(target=self._answer, args=(header, buffers), daemon=True).start()
+        except ConnectionLost as exc:
+            self._close(str(exc))
+        except (ProtocolError, OSError, ValueError) as exc:
+            self._close(f"{type(exc).__name__}: {exc}")
+
+    def _answer(self, header: dict, buffers: list[bytes]) -> None:
+        rid = header.get("id")
+        try:
+            reply, bufs = self.handler(str(header.get("op")), header, buffers)
+        except BaseException as exc:  # every failure of a request goes back as its answer
+            reply, bufs = {"error": encode_error(exc)}, []
+        try:
+            send_frame(self.sock, {**reply, "reply_to": rid}, bufs, self._send_lock)
+        except (OSError, TypeError, ValueError) as exc:
+            if isinstance(exc, OSError):
+                self._close(f"connection lost: {exc}")
+            else:  # the reply itself could not be encoded
+                send_frame(self.sock, {"error": encode_error(exc), "reply_to": rid}, [], self._send_lock)
