@@ -67,10 +67,13 @@ class StudentCodec(Codec):
         if tree["$"] == "lib":
             return _library_object(str(tree["v"]))
         if "global" in tree:
+            # the student's object of that name; after the judge rebound the name (a test's spy),
+            # still the student's own object, which the spy wraps
             name = str(tree["global"])
-            if name not in self.session.namespace:
+            scope = self.session.original if name in self.session.rebound else self.session.namespace
+            if name not in scope:
                 raise NameError(f"name '{name}' is not defined")
-            return self.session.namespace[name]
+            return scope[name]
         index = int(tree["id"])
         if not 0 <= index < len(self.objects):
             raise ProtocolError(f"no object {index} in this session")
@@ -126,6 +129,7 @@ class Session:
     def __init__(self, sock: socket.socket, namespace: dict[str, Any]):
         self.namespace = namespace
         self.original = dict(namespace)
+        self.rebound: set[str] = set()
         self.codec = StudentCodec(self)
         self.peer = Peer(sock, self.answer, name="session")
         sys.stdout, sys.stderr = ForwardedStream(self, "stdout"), ForwardedStream(self, "stderr")
@@ -143,8 +147,10 @@ class Session:
             name = str(header["name"])
             if header.get("restore") and name in self.original:
                 self.namespace[name] = self.original[name]
+                self.rebound.discard(name)
             else:
                 self.namespace[name] = args[0]
+                self.rebound.add(name)
             value = None
         elif op == "module":
             import importlib

@@ -40,6 +40,7 @@ MAX_HEADER_BYTES = 16 * 2**20
 MAX_BUFFER_BYTES = 1 * 2**30
 MAX_BUFFERS = 100_000
 MAX_DEPTH = 200
+MAX_CONCURRENT_REQUESTS = 64  # answers in progress at once; more would only exhaust threads
 _FRAME = struct.Struct("!II")
 _BUFFER_LEN = struct.Struct("!Q")
 TENSOR_MODULE, TENSOR_CLASS = "tinytorch.core.tensor", "Tensor"
@@ -300,6 +301,7 @@ class Peer:
         self._state_lock = threading.Lock()
         self.closed = threading.Event()
         self.close_reason = ""
+        self._answering = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
         self._reader = threading.Thread(target=self._read_loop, name=f"{name}-reader", daemon=True)
 
     def start(self) -> "Peer":
@@ -366,6 +368,11 @@ class Peer:
                     if box is not None:
                         box.put_nowait((header, buffers))
                     continue
+                if not self._answering.acquire(blocking=False):
+                    busy = RuntimeError(f"more than {MAX_CONCURRENT_REQUESTS} requests at once")
+                    send_frame(self.sock, {"error": encode_error(busy), "reply_to": header.get("id")}, [],
+                               self._send_lock)
+                    continue
                 threading.Thread(target=self._answer, args=(header, buffers), daemon=True).start()
         except ConnectionLost as exc:
             self._close(str(exc))
@@ -378,6 +385,8 @@ class Peer:
             reply, bufs = self.handler(str(header.get("op")), header, buffers)
         except BaseException as exc:  # every failure of a request goes back as its answer
             reply, bufs = {"error": encode_error(exc)}, []
+        finally:
+            self._answering.release()
         try:
             send_frame(self.sock, {**reply, "reply_to": rid}, bufs, self._send_lock)
         except (OSError, TypeError, ValueError) as exc:
