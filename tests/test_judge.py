@@ -348,3 +348,26 @@ def test_a_process_that_never_serves_fails_every_test():
     assert not report.handed_over
     assert [v.passed for v in report.verdicts] == [False, False]
     assert all(v.message.startswith("not run: the notebook's process never reached the judge") for v in report.verdicts)
+
+
+def test_resident_inputs_are_placed_once_and_their_results_stay_in_the_student_process():
+    report = judge({"resident": textwrap.dedent("""
+        from tito.tools.judging import resident
+        from tito.judge.proxy import RemoteObject
+        a = np.arange(6.0).reshape(2, 3)
+        (placed,) = resident(a)
+        assert isinstance(placed, RemoteObject) and placed.shape == (2, 3)
+        result = double(placed)
+        assert isinstance(result, RemoteObject), "a call on placed inputs keeps its result in the student's process"
+        assert np.array_equal(np.asarray(result), a * 2) and result[1, 2] == 10.0
+        assert isinstance(double(a), np.ndarray), "a call on ordinary arrays returns an array"
+    """)})
+    assert verdicts(report) == {"resident": (True, "")}, report
+
+
+def test_resident_is_the_identity_outside_the_judge():
+    from tito.tools.judging import in_student_process, resident
+
+    a = np.ones(3)
+    assert resident(a)[0] is a
+    assert in_student_process("math") is __import__("math")

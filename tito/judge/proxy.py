@@ -179,7 +179,9 @@ def _call(target: Any, args: tuple, kwargs: dict) -> Any:
     session = current_session()
     local_arrays = [a for a in list(args) + list(kwargs.values())]
     writeback = any(type(a) is np.ndarray for a in local_arrays)
-    value = session.request("call", [target, list(args), dict(kwargs)], writeback=writeback)
+    resident = [object.__getattribute__(a, "_j_id") for a in local_arrays
+                if isinstance(a, RemoteObject) and object.__getattribute__(a, "_j_global") is None]
+    value = session.request("call", [target, list(args), dict(kwargs)], writeback=writeback, resident_args=resident)
     if not writeback:
         return value
     result, after = value
@@ -190,6 +192,11 @@ def _call(target: Any, args: tuple, kwargs: dict) -> Any:
                 and not np.array_equal(local, remote, equal_nan=local.dtype.kind in "fc")):
             np.copyto(local, remote)
     return result
+
+
+_LOCAL_ONLY_PREFIXES = ("_j_", "__array", "__dlpack", "_repr_")
+_LOCAL_ONLY_NAMES = {"__buffer__", "__length_hint__", "__getstate__", "__reduce__", "__reduce_ex__", "__copy__",
+                     "__deepcopy__", "__fspath__", "__iter__", "__next__", "__await__", "__aiter__"}
 
 
 def _binary(name: str, reflected: bool = False):
@@ -214,8 +221,8 @@ class RemoteObject:
         return obj
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_j_"):
-            raise AttributeError(name)
+        if name.startswith(_LOCAL_ONLY_PREFIXES) or name in _LOCAL_ONLY_NAMES:
+            raise AttributeError(name)  # protocols numpy and Python probe for: answered by this class alone
         return current_session().request("getattr", [self], name=name)
 
     def __setattr__(self, name: str, value: Any) -> None:

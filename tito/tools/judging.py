@@ -5,7 +5,9 @@ in the trusted judge (`tito.judge`), where the student's names are proxies into 
 student's process. A test that must look at that process itself, not at values its
 functions return (is `tracemalloc` tracing? seed the global NumPy generator the
 student's code draws from), names the module through `in_student_process`, and
-the same line means the same thing in both places.
+the same line means the same thing in both places. A speed check names the inputs
+it times a kernel on through `resident`, so that the judge copies them into the
+student's process once, not on every timed call.
 """
 
 from __future__ import annotations
@@ -28,3 +30,18 @@ def in_student_process(module_name: str) -> ModuleType | Any:
     if proxy._current_session is not None:
         return proxy.current_session().request("module", [], name=module_name)
     return importlib.import_module(module_name)
+
+
+def resident(*values: Any) -> tuple[Any, ...]:
+    """`values` placed where the code under test runs, for timing calls on them.
+
+    Inline the values themselves. In the judge, each value is copied into the
+    student's process once and stands there as a proxy; a call that gets one of
+    them as an argument keeps its result there too (a proxy that `np.asarray`
+    fetches), so a timed call measures the kernel, not the copying.
+    """
+    from tito.judge import proxy
+
+    if proxy._current_session is not None:
+        return tuple(proxy.current_session().request("place", list(values)))
+    return values
