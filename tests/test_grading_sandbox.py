@@ -135,7 +135,9 @@ def test_kernel_that_ignores_the_interrupt_is_stopped(sandbox_uid, monkeypatch):
     nb.cells[2].metadata["nbgrader"] = {"grade": True, "grade_id": "after", "points": 1, "locked": True,
                                         "solution": False, "schema_version": 3, "task": False}
     started = time.perf_counter()
-    result = execute_in_sandbox(ExecutionJob("s", "00_probe", nbformat.writes(nb), 3, SandboxSettings()), sandbox_uid)
+    job = ExecutionJob("s", "00_probe", nbformat.writes(nb), 3, SandboxSettings(),
+                       tests={"cells": {"after": "print(x)"}, "setup": ""})
+    result = execute_in_sandbox(job, sandbox_uid)
     assert time.perf_counter() - started < 30
     assert result.killed_for == "timeout" and result.timed_out_cells == [1] and result.kernel_died
     executed = nbformat.reads(result.notebook_json, as_version=4)

@@ -23,6 +23,8 @@ from tito.notebook_run import (
     mark_unexecuted_graded_cells,
     score_executed_notebook,
 )
+from tito.errors import TitoError
+from tito.judge.judge import JudgedTests, judge_notebook
 from tito.notebooks import load_module_notebook, write_atomic
 from tito.project import STATE_DIR, Module
 from tito.tools.testing import POINTS_ENV, RESULTS_ENV, points_for_kernel
@@ -38,7 +40,8 @@ class ModuleTestReport:
     graded: list[GradedTest]
     cell_errors: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)  # locked cells put back as released (workspace)
-    inline: list[dict] = field(default_factory=list)
+    inline: list[dict] = field(default_factory=list)  # the notebook's own per-test results, when run inline
+    judge_signs: list[str] = field(default_factory=list)  # what the student's process showed of tampering
     seconds: float = 0.0
 
     @property
@@ -71,14 +74,35 @@ def restore_released_cells(module: Module, nb) -> list[str]:
     return [str(change) for change in restore_locked_cells(nb, read_notebook(copy))] if copy.is_file() else []
 
 
-def run_module_tests(module: Module, cell_timeout: int = STUDENT_CELL_TIMEOUT, nb=None) -> ModuleTestReport:
+def trusted_tests(module: Module) -> JudgedTests:
+    """The graded tests as the grader has them: from the module's source in the course repository,
+    from the release copy kept in a student workspace (never from the notebook being tested)."""
+    if module.has_source:
+        return JudgedTests.from_notebook(load_module_notebook(module))
+    from tito.notebooks import read_notebook
+    from tito.workspace import release_copy
+
+    copy = release_copy(module)
+    if not copy.is_file():
+        raise TitoError(f"{copy} is missing: the workspace has lost the released {module.key} notebook; "
+                        "ask for a fresh workspace")
+    return JudgedTests.from_notebook(read_notebook(copy))
+
+
+def run_module_tests(module: Module, cell_timeout: int = STUDENT_CELL_TIMEOUT, nb=None,
+                     judged: bool = True) -> ModuleTestReport:
     """Execute the module's notebook in a fresh kernel and return its graded report.
 
-    `nb` overrides the notebook (a workspace passes the student's own).
+    `nb` overrides the notebook (a workspace passes the student's own). Judged (the
+    default), the graded cells are decided by the trusted judge, as the grader decides
+    them (`tito.judge`); `judged=False` runs them inline in the kernel, as Jupyter's
+    "Run All" does, and collects the notebook's own per-test results.
     """
     nb = load_module_notebook(module) if nb is None else nb
+    tests = trusted_tests(module) if judged else None
     restored = restore_released_cells(module, nb)
     start = time.perf_counter()
+    judge_report = None
     with tempfile.TemporaryDirectory(prefix=f"tito-test-{module.key}-") as tmp:
         results_file = Path(tmp) / "inline-results.json"
         env = kernel_environment(module.root)
@@ -86,7 +110,17 @@ def run_module_tests(module: Module, cell_timeout: int = STUDENT_CELL_TIMEOUT, n
         env[POINTS_ENV] = points_for_kernel(nb)  # the notebook's own summary counts the same points
         workdir = Path(tmp) / "work"
         workdir.mkdir()
-        stop = execute_notebook(nb, cell_timeout, cwd=workdir, env=env)
+        stops = []
+
+        def execute(kernel_nb, timeout_of=None) -> None:
+            options = {} if timeout_of is None else {"timeout_func": timeout_of}
+            stops.append(execute_notebook(kernel_nb, cell_timeout, cwd=workdir, env=env, **options))
+
+        if tests is None:
+            execute(nb)
+        else:
+            judge_report = judge_notebook(nb, tests, execute, cell_timeout)
+        stop = stops[0] if stops else None
         if stop is not None:
             mark_unexecuted_graded_cells(nb, NOT_RUN_REASON)
         score = score_executed_notebook(nb)
@@ -95,6 +129,10 @@ def run_module_tests(module: Module, cell_timeout: int = STUDENT_CELL_TIMEOUT, n
             report.inline = json.loads(results_file.read_text(encoding="utf-8")).get("tests", [])
     if stop is not None:
         report.cell_errors.append(stop.detail)
+    if judge_report is not None:
+        report.judge_signs = judge_report.signs
+        if judge_report.detail and stop is None:
+            report.cell_errors.append(judge_report.detail)
     report.seconds = time.perf_counter() - start
     save_last_report(module, report)
     return report

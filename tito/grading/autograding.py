@@ -25,7 +25,7 @@ import shutil
 import time
 import warnings
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -38,6 +38,8 @@ from tito.grading.execution import ExecutionJob, ExecutionResult, init_worker, m
 from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, SandboxSettings
+from tito.judge.judge import JudgedTests
+from tito.judge.signs import tampering_in_source
 from tito.locked_cells import Tampering, find_tampering
 from tito.notebook_run import score_executed_notebook
 from tito.notebooks import write_atomic
@@ -70,6 +72,7 @@ class PreparedSubmission:
     started: float
     prepare_seconds: float = 0.0
     attempts: int = 0
+    signs: list[str] = field(default_factory=list)  # tampering seen in the submission's own code
 
 
 class Autograder:
@@ -90,6 +93,8 @@ class Autograder:
         if not release.is_file():
             raise TitoError(f"module {module_key} has not been generated: run `tito nbgrader generate {module_key}`")
         self.release_nb = nbformat.read(release, as_version=4)
+        # what the judge runs comes from the instructor's source notebook, never from a submission
+        self.tests = asdict(JudgedTests.from_notebook(nbformat.read(course.source_notebook(module_key), as_version=4)))
         sanitize_only = course_config(course, cell_timeout=cell_timeout)
         sanitize_only.Autograde.autograde_preprocessors = []
         self.api = NbGraderAPI(config=sanitize_only)
@@ -150,8 +155,10 @@ class Autograder:
         if not result["success"] or not sanitized.is_file():
             return self.failed(student, f"nbgrader could not read the submission: {nbgrader_error(result)}",
                                 started, tampered)
-        job = ExecutionJob(student, self.module, sanitized.read_text(encoding="utf-8"), self.cell_timeout, self.settings)
-        return PreparedSubmission(student, job, tampered, started, time.perf_counter() - started)
+        job = ExecutionJob(student, self.module, sanitized.read_text(encoding="utf-8"), self.cell_timeout, self.settings,
+                           self.tests)
+        return PreparedSubmission(student, job, tampered, started, time.perf_counter() - started,
+                                  signs=tampering_in_source(submitted))
 
     def finish(self, prepared: PreparedSubmission, result: ExecutionResult) -> Outcome:
         """Step 3: nbgrader saves the grades of the executed notebook; the outcome says what happened."""
@@ -181,7 +188,8 @@ class Autograder:
             score, max_score = float(submission.score), float(submission.max_score)
         scored = score_executed_notebook(nbformat.reads(output, as_version=4))
         failing = [", ".join(t.tests) or t.grade_id for t in scored.graded if not t.passed]
-        status, detail = _status(result, prepared.tampered, executed)
+        signs = prepared.signs + [f"the notebook's process reports: {sign}" for sign in result.judge.get("signs", [])]
+        status, detail = _status(result, prepared.tampered, executed, signs)
         timed_out = [_cell_name(executed, i) for i in result.timed_out_cells]
         seconds = prepared.prepare_seconds + result.seconds + time.perf_counter() - finish_started
         tampered = [str(t) for t in prepared.tampered]
@@ -199,12 +207,14 @@ def _cell_name(nb, index: int | None) -> str:
     return grade_id(nb.cells[index]) or f"cell {index + 1}"
 
 
-def _status(result: ExecutionResult, tampered: list[Tampering], nb) -> tuple[str, str]:
+def _status(result: ExecutionResult, tampered: list[Tampering], nb, signs: list[str] = ()) -> tuple[str, str]:
     notes = []
     if result.strays_killed:
         notes.append(f"{result.strays_killed} runaway process(es) of the submission killed")
     if tampered:
         notes.append("locked cells restored: " + "; ".join(map(str, tampered)))
+    if signs:
+        notes.append("signs of tampering (the judge's verdicts do not depend on them): " + "; ".join(signs))
     if result.error:
         return "error", "; ".join([f"the kernel could not run the notebook: {result.error}", *notes])
     if result.killed_for == "output":
@@ -215,7 +225,7 @@ def _status(result: ExecutionResult, tampered: list[Tampering], nb) -> tuple[str
         return "timeout", "; ".join([f"ran past the time limit in {cells}{stopped}", *notes])
     if result.kernel_died:
         return "error", "; ".join([f"the kernel died in {_cell_name(nb, result.died_in_cell)}", *notes])
-    if tampered:
+    if tampered or signs:
         return "tampered", "; ".join(notes)
     return "graded", "; ".join(notes)
 

@@ -38,6 +38,7 @@ from tito.grading.sandbox import (
     processes_of_uid,
     task_count,
 )
+from tito.judge.judge import JudgedTests, judge_notebook
 from tito.notebook_run import Stop, StopKind, execute_notebook, mark_unexecuted_graded_cells
 
 INTERRUPT_GRACE = 10.0  # seconds a timed-out cell has to answer the interrupt before its kernel is killed
@@ -61,6 +62,7 @@ class ExecutionJob:
     notebook_json: str
     cell_timeout: int
     settings: SandboxSettings
+    tests: dict = field(default_factory=lambda: {"cells": {}, "setup": ""})  # JudgedTests as a dict: what the judge runs
 
 
 @dataclass
@@ -76,6 +78,7 @@ class ExecutionResult:
     strays_killed: int = 0
     error: str = ""  # the kernel could not be started or run at all
     seconds: float = 0.0
+    judge: dict = field(default_factory=dict)  # tito.judge.judge.JudgeReport as a dict
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -113,8 +116,10 @@ def _output_size(cell) -> int:
 class Watchdog:
     """Watches the running cell through nbclient's cell hooks and a polling thread."""
 
-    def __init__(self, timeout: int, uid: int | None, process_limit: int):
+    def __init__(self, timeout: int, uid: int | None, process_limit: int, timeout_of=None):
         self.timeout = timeout
+        self.timeout_of = timeout_of or (lambda cell: timeout)  # the judge's cell has the tests' whole budget
+        self._cell_timeout = float(timeout)
         self.uid = uid
         self.process_limit = process_limit
         self.timed_out: list[int] = []
@@ -144,13 +149,14 @@ class Watchdog:
             self.kernel_pid = next((p.pid for p in processes_of_uid(self.uid) if p.ppid == mine), None)
         with self._lock:
             self.current, self._cell, self._started = cell_index, cell, time.monotonic()
+            self._cell_timeout = float(self.timeout_of(cell))
 
     def on_cell_executed(self, cell, cell_index, **_) -> None:
         with self._lock:
             elapsed = time.monotonic() - self._started
             self.current, self._cell = None, None
             self._finished_output += _output_size(cell)
-        if elapsed >= self.timeout:
+        if elapsed >= self._cell_timeout:
             self.timed_out.append(cell_index)
             self._kill_strays()  # what the interrupted cell started must not run on into the next cells
 
@@ -177,7 +183,7 @@ class Watchdog:
                 output = self._finished_output + (_output_size(cell) if cell is not None else 0)
             if self.killed_for:
                 continue
-            if cell is not None and time.monotonic() - started > self.timeout + INTERRUPT_GRACE:
+            if cell is not None and time.monotonic() - started > self._cell_timeout + INTERRUPT_GRACE:
                 self._kill_kernel("timeout")
             elif output > MAX_OUTPUT_BYTES:
                 self._kill_kernel("output")
@@ -242,13 +248,22 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
     if uid is not None:
         kill_uid_processes(uid)
     watchdog = Watchdog(job.cell_timeout, uid, settings.limits.processes)
-    try:
+    stop = None
+
+    def execute(kernel_nb, timeout_of) -> None:
+        nonlocal stop
+        watchdog.timeout_of = timeout_of
         with watchdog:
-            stop = execute_notebook(nb, job.cell_timeout, kernel_name=SANDBOX_KERNEL_NAME, env=env,
+            stop = execute_notebook(kernel_nb, job.cell_timeout, kernel_name=SANDBOX_KERNEL_NAME, env=env,
                                     on_cell_execute=watchdog.on_cell_execute,
-                                    on_cell_executed=watchdog.on_cell_executed,
+                                    on_cell_executed=watchdog.on_cell_executed, timeout_func=timeout_of,
                                     extra_arguments=KERNEL_ARGUMENTS, shutdown_kernel="immediate",
                                     kernel_manager_class=capped_kernel_manager_class())
+
+    try:
+        report = judge_notebook(nb, JudgedTests(**job.tests), execute, job.cell_timeout,
+                                kill=lambda pid: kill_sandbox_process(pid, uid))
+        result.judge = report.to_dict()
     finally:
         if uid is not None:
             watchdog.strays_killed += kill_strays(uid, watchdog.kernel_pid)
@@ -268,6 +283,24 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
     result.notebook_json = nbformat.writes(nb)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def kill_sandbox_process(pid: int, uid: int | None) -> None:
+    """Kill a judge session's process (a fork of the kernel) that overran its test: only a process of
+    the sandbox user, or, without one, a grandchild of this process (the kernel's child)."""
+    import signal
+
+    if uid is not None:
+        if any(p.pid == pid for p in processes_of_uid(uid)):
+            os.kill(pid, signal.SIGKILL)
+        return
+    try:
+        parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        grandparent = int(open(f"/proc/{parent}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return
+    if grandparent == os.getpid():
+        os.kill(pid, signal.SIGKILL)
 
 
 def not_run_reason(result: ExecutionResult) -> str | None:

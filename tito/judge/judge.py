@@ -310,16 +310,31 @@ def verdict_outputs(verdict: Verdict) -> list:
                          traceback=[f"{ename}: {verdict.message}"])]
 
 
-def judge_notebook(nb, trusted_nb, execute: Callable[[Any, Callable[[Any], float]], None], test_timeout: float,
-                   kill: Callable[[int], None] | None = None) -> JudgeReport:
-    """Execute `nb` with `execute(kernel_nb, timeout_of_cell)` while the judge runs the graded cells of
-    `trusted_nb` (same cells, sources as released) against it; put the verdicts into `nb`'s graded cells.
+@dataclass
+class JudgedTests:
+    """What the judge runs, taken from the trusted copy of a notebook (the instructor's source or the
+    release): each graded cell's source by grade id, and the setup code. Plain data, so that it can
+    travel with a submission to the machine that runs it."""
 
-    `nb` gets the kernel's outputs for its other cells, as an ordinary run would give them.
+    cells: dict[str, str]
+    setup: str
+
+    @classmethod
+    def from_notebook(cls, trusted_nb) -> "JudgedTests":
+        cells = {_nbgrader(c).get("grade_id"): c.source for c in trusted_nb.cells if is_graded(c)}
+        return cls(cells={str(k): v for k, v in cells.items()}, setup=trusted_setup_source(trusted_nb))
+
+
+def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any], float]], None],
+                   test_timeout: float, kill: Callable[[int], None] | None = None) -> JudgeReport:
+    """Execute `nb` with `execute(kernel_nb, timeout_of_cell)` while the judge runs `tests` against it;
+    the graded cells of `nb` get the verdicts as outputs, its other cells the kernel's outputs.
+
+    A graded cell of `nb` that `tests` does not know (one the submission added) fails: only the
+    trusted copy says what is a test.
     """
-    graded_ids = [_nbgrader(c).get("grade_id") for c in nb.cells if is_graded(c)]
-    trusted = {_nbgrader(c).get("grade_id"): c.source for c in trusted_nb.cells if is_graded(c)}
-    graded = [(g, trusted.get(g, "")) for g in graded_ids]
+    graded_ids = [str(_nbgrader(c).get("grade_id")) for c in nb.cells if is_graded(c)]
+    known = [g for g in graded_ids if g in tests.cells]
     judge = Judge(test_timeout, kill)
     kernel_nb = copy.deepcopy(nb)
     for cell in kernel_nb.cells:
@@ -331,13 +346,13 @@ def judge_notebook(nb, trusted_nb, execute: Callable[[Any, Callable[[Any], float
     serve = new_code_cell(judge.serve_cell())
     serve.metadata[SERVE_CELL_KEY] = True
     kernel_nb.cells.append(serve)
-    budget = test_timeout * (len(graded) + 1) + HANDOVER_SECONDS
+    budget = test_timeout * (len(known) + 1) + HANDOVER_SECONDS
 
     def timeout_of(cell) -> float:
         return budget if cell.get("metadata", {}).get(SERVE_CELL_KEY) else test_timeout
 
     report = JudgeReport()
-    worker = threading.Thread(target=judge.run, args=(graded, trusted_setup_source(trusted_nb), report),
+    worker = threading.Thread(target=judge.run, args=([(g, tests.cells[g]) for g in known], tests.setup, report),
                               name="judge", daemon=True)
     worker.start()
     try:
@@ -350,8 +365,10 @@ def judge_notebook(nb, trusted_nb, execute: Callable[[Any, Callable[[Any], float
     verdicts = {v.grade_id: v for v in report.verdicts}
     for cell, ran in zip(nb.cells, kernel_nb.cells):
         if is_graded(cell):
-            verdict = verdicts.get(_nbgrader(cell).get("grade_id"))
-            cell.outputs = verdict_outputs(verdict) if verdict else []
+            grade_id = str(_nbgrader(cell).get("grade_id"))
+            verdict = verdicts.get(grade_id) or Verdict(grade_id, False, "not a graded cell of this assignment",
+                                                        "UnknownTest")
+            cell.outputs = verdict_outputs(verdict)
             cell.execution_count = ran.get("execution_count") or 1
         elif cell.cell_type == "code":
             cell.outputs = ran.get("outputs", [])
