@@ -193,6 +193,12 @@ def die():
 
 def seeded_draw():
     return np.random.random()
+
+def thread_id():
+    return threading.get_ident()
+
+def with_callback(func):
+    return threading.get_ident(), func()
 '''
 
 SETUP = "import contextlib\nimport io\nimport threading\nimport numpy as np\n"
@@ -274,6 +280,8 @@ def test_callbacks_run_in_the_judge_concurrently_and_nest():
         assert map_in_threads(record, [1, 2, 3]) == [10, 20, 30]
         assert map_in_threads(lambda x: double(x).tolist(), [[1], [2]]) == [[2], [4]]  # judge -> student -> judge -> student
         assert map_in_threads(sum, [[1, 2], [3]]) == [3, 3]  # a library function runs in the student's process
+        outer, inner = with_callback(lambda: thread_id())
+        assert outer == inner, "a call nested in a callback runs in the thread that made the callback"
     """)})
     assert verdicts(report) == {"callbacks": (True, "")}, report
 

@@ -34,6 +34,7 @@ import queue
 import socket
 import struct
 import threading
+import time
 from typing import Any, Callable
 
 MAX_HEADER_BYTES = 16 * 2**20
@@ -289,7 +290,15 @@ def rebuild_error(data: Any) -> Exception:
 
 class Peer:
     """One end of a connection: send requests and wait for their replies; answer the other side's
-    requests with `handler(op, header, buffers) -> (reply header, buffers)`, each in its own thread."""
+    requests with `handler(op, header, buffers) -> (reply header, buffers)`.
+
+    A request made while answering one from the other side (the judge calls a student
+    function, which calls back a test's function, which calls the student again) is
+    answered by the very thread that is waiting there, as a nested call would be in one
+    process: thread-local state (BLAS limits, `threading.local`) means what it means in
+    the notebook. Any other request gets a thread of its own, at most
+    MAX_CONCURRENT_REQUESTS at once.
+    """
 
     def __init__(self, sock: socket.socket, handler: Callable[[str, dict, list[bytes]], tuple[dict, list[bytes]]],
                  name: str = "peer"):
@@ -297,8 +306,9 @@ class Peer:
         self.handler = handler
         self._send_lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._waiting: dict[int, queue.Queue] = {}
+        self._inboxes: dict[int, queue.Queue] = {}  # request id -> the waiting thread's inbox
         self._state_lock = threading.Lock()
+        self._local = threading.local()  # .route: the other side's request this thread is answering
         self.closed = threading.Event()
         self.close_reason = ""
         self._answering = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
@@ -311,27 +321,40 @@ class Peer:
 
     def request(self, op: str, header: dict, buffers: list[bytes] = (), timeout: float | None = None
                 ) -> tuple[dict, list[bytes]]:
-        """Send a request and wait for its reply; raises ConnectionLost, TimeoutError, or the
-        rebuilt remote exception."""
+        """Send a request and wait for its reply, answering nested requests meanwhile; raises
+        ConnectionLost, TimeoutError, or the rebuilt remote exception."""
         rid = next(self._ids)
-        box: queue.Queue = queue.Queue(maxsize=1)
+        inbox: queue.Queue = queue.Queue()
         with self._state_lock:
             if self.closed.is_set():
                 raise ConnectionLost(self.close_reason or "connection closed")
-            self._waiting[rid] = box
+            self._inboxes[rid] = inbox
+        message = {**header, "op": op, "id": rid}
+        route = getattr(self._local, "route", None)
+        if route is not None:
+            message["route"] = route
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            send_frame(self.sock, {**header, "op": op, "id": rid}, list(buffers), self._send_lock)
-        except OSError as exc:
-            self._close(f"connection lost: {exc}")
-        try:
-            reply, bufs = box.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError(f"no answer to {op!r} within {timeout:.0f} s") from None
+            try:
+                send_frame(self.sock, message, list(buffers), self._send_lock)
+            except OSError as exc:
+                self._close(f"connection lost: {exc}")
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError(f"no answer to {op!r} within {timeout:.0f} s")
+                try:
+                    reply, bufs = inbox.get(timeout=left)
+                except queue.Empty:
+                    continue
+                if reply is None:
+                    raise ConnectionLost(self.close_reason or "connection closed")
+                if reply.get("reply_to") == rid:
+                    break
+                self._answer(reply, bufs, spawned=False)  # a nested request, for this thread
         finally:
             with self._state_lock:
-                self._waiting.pop(rid, None)
-        if reply is None:
-            raise ConnectionLost(self.close_reason or "connection closed")
+                self._inboxes.pop(rid, None)
         if "error" in reply:
             raise rebuild_error(reply["error"])
         return reply, bufs
@@ -350,24 +373,22 @@ class Peer:
                 return
             self.close_reason = reason
             self.closed.set()
-            waiting = list(self._waiting.values())
-        for box in waiting:
-            try:
-                box.put_nowait((None, []))
-            except queue.Full:
-                pass
+            inboxes = list(self._inboxes.values())
+        for inbox in inboxes:
+            inbox.put_nowait((None, []))
 
     def _read_loop(self) -> None:
         try:
             while True:
                 header, buffers = recv_frame(self.sock)
-                reply_to = header.get("reply_to")
-                if reply_to is not None:
-                    with self._state_lock:
-                        box = self._waiting.get(reply_to)
-                    if box is not None:
-                        box.put_nowait((header, buffers))
+                target = header.get("reply_to", header.get("route"))
+                with self._state_lock:
+                    inbox = self._inboxes.get(target) if isinstance(target, int) else None
+                if inbox is not None:
+                    inbox.put_nowait((header, buffers))
                     continue
+                if "reply_to" in header:
+                    continue  # the answer to a request nobody waits for any more (timed out)
                 if not self._answering.acquire(blocking=False):
                     busy = RuntimeError(f"more than {MAX_CONCURRENT_REQUESTS} requests at once")
                     send_frame(self.sock, {"error": encode_error(busy), "reply_to": header.get("id")}, [],
@@ -379,14 +400,18 @@ class Peer:
         except (ProtocolError, OSError, ValueError) as exc:
             self._close(f"{type(exc).__name__}: {exc}")
 
-    def _answer(self, header: dict, buffers: list[bytes]) -> None:
+    def _answer(self, header: dict, buffers: list[bytes], spawned: bool = True) -> None:
         rid = header.get("id")
+        outer = getattr(self._local, "route", None)
+        self._local.route = rid  # what this thread asks while answering is routed back to the asker
         try:
             reply, bufs = self.handler(str(header.get("op")), header, buffers)
         except BaseException as exc:  # every failure of a request goes back as its answer
             reply, bufs = {"error": encode_error(exc)}, []
         finally:
-            self._answering.release()
+            self._local.route = outer
+            if spawned:
+                self._answering.release()
         try:
             send_frame(self.sock, {**reply, "reply_to": rid}, bufs, self._send_lock)
         except (OSError, TypeError, ValueError) as exc:
