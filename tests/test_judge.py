@@ -197,6 +197,9 @@ def seeded_draw():
 def thread_id():
     return threading.get_ident()
 
+def is_main_thread():
+    return threading.current_thread() is threading.main_thread()
+
 def with_callback(func):
     return threading.get_ident(), func()
 '''
@@ -282,6 +285,7 @@ def test_callbacks_run_in_the_judge_concurrently_and_nest():
         assert map_in_threads(sum, [[1, 2], [3]]) == [3, 3]  # a library function runs in the student's process
         outer, inner = with_callback(lambda: thread_id())
         assert outer == inner, "a call nested in a callback runs in the thread that made the callback"
+        assert is_main_thread(), "the code under test runs in the main thread, as in the notebook"
     """)})
     assert verdicts(report) == {"callbacks": (True, "")}, report
 

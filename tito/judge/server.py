@@ -215,7 +215,7 @@ def _child(host: str, port: int, token: str, namespace: dict[str, Any]) -> None:
         sock = connect(host, port)
         _hello(sock, token, "session")
         session = Session(sock, namespace)
-        session.peer.closed.wait()
+        session.peer.serve_in_this_thread()
     except BaseException:
         code = 1
     finally:

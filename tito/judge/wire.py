@@ -312,12 +312,36 @@ class Peer:
         self.closed = threading.Event()
         self.close_reason = ""
         self._answering = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
+        self._main_inbox: queue.Queue | None = None  # see serve_in_this_thread
+        self._main_busy = False
         self._reader = threading.Thread(target=self._read_loop, name=f"{name}-reader", daemon=True)
 
     def start(self) -> "Peer":
         """Begin reading: called once the owner is ready to answer requests."""
         self._reader.start()
         return self
+
+    def serve_in_this_thread(self) -> None:
+        """Answer the other side's requests in the calling thread until the connection closes.
+
+        The student's side calls this from its main thread: code under test then runs
+        in the main thread, as in the notebook (OpenBLAS, for one, honours a thread
+        limit set from the main thread only). A request that arrives while this thread
+        is busy gets a thread of its own.
+        """
+        inbox: queue.Queue = queue.Queue()
+        self._main_inbox = inbox
+        if self.closed.is_set():
+            return
+        while True:
+            header, buffers = inbox.get()
+            if header is None:
+                return
+            self._main_busy = True
+            try:
+                self._answer(header, buffers, spawned=False)
+            finally:
+                self._main_busy = False
 
     def request(self, op: str, header: dict, buffers: list[bytes] = (), timeout: float | None = None
                 ) -> tuple[dict, list[bytes]]:
@@ -374,6 +398,8 @@ class Peer:
             self.close_reason = reason
             self.closed.set()
             inboxes = list(self._inboxes.values())
+        if self._main_inbox is not None:
+            inboxes.append(self._main_inbox)
         for inbox in inboxes:
             inbox.put_nowait((None, []))
 
@@ -389,6 +415,9 @@ class Peer:
                     continue
                 if "reply_to" in header:
                     continue  # the answer to a request nobody waits for any more (timed out)
+                if self._main_inbox is not None and not self._main_busy:
+                    self._main_inbox.put_nowait((header, buffers))
+                    continue
                 if not self._answering.acquire(blocking=False):
                     busy = RuntimeError(f"more than {MAX_CONCURRENT_REQUESTS} requests at once")
                     send_frame(self.sock, {"error": encode_error(busy), "reply_to": header.get("id")}, [],
