@@ -54,6 +54,10 @@ def is_solution(cell) -> bool:
     return bool(nbgrader_metadata(cell).get("solution"))
 
 
+def is_locked(cell) -> bool:
+    return bool(nbgrader_metadata(cell).get("locked"))
+
+
 def points(cell) -> float:
     return float(nbgrader_metadata(cell).get("points", 0))
 

@@ -35,6 +35,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from tito.cells import grade_id, graded_code_cells, is_graded, is_graded_code, is_locked, is_solution
 from tito.judge import proxy
 from tito.judge.proxy import JudgeSession, global_proxy, set_current_session
 from tito.judge.server import serve_cell_source
@@ -66,18 +67,9 @@ class JudgeReport:
         return asdict(self)
 
 
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_graded(cell) -> bool:
-    return cell.get("cell_type") == "code" and bool(_nbgrader(cell).get("grade"))
-
-
 def is_test_helpers(cell) -> bool:
-    meta = _nbgrader(cell)
-    return (cell.get("cell_type") == "code" and bool(meta.get("locked")) and not meta.get("solution")
-            and str(meta.get("grade_id", "")).endswith(TEST_HELPERS_SUFFIX))
+    return (cell.get("cell_type") == "code" and is_locked(cell) and not is_solution(cell)
+            and str(grade_id(cell) or "").endswith(TEST_HELPERS_SUFFIX))
 
 
 def trusted_setup_source(trusted_nb) -> str:
@@ -85,8 +77,7 @@ def trusted_setup_source(trusted_nb) -> str:
     non-solution cell, then the test-helper cells whole, in notebook order."""
     parts = []
     for cell in trusted_nb.cells:
-        meta = _nbgrader(cell)
-        if cell.get("cell_type") != "code" or not meta.get("locked") or meta.get("solution") or meta.get("grade"):
+        if cell.get("cell_type") != "code" or not is_locked(cell) or is_solution(cell) or is_graded(cell):
             continue
         if is_test_helpers(cell):
             parts.append(cell.source)
@@ -195,11 +186,11 @@ class Judge:
             self._close_control()
             return
         broken = ""
-        for grade_id, source in graded:
+        for test_id, source in graded:
             if broken:
-                report.verdicts.append(Verdict(grade_id, False, f"not run: {broken}", "NotRun"))
+                report.verdicts.append(Verdict(test_id, False, f"not run: {broken}", "NotRun"))
                 continue
-            verdict = self._judge_cell(grade_id, source, namespace)
+            verdict = self._judge_cell(test_id, source, namespace)
             report.verdicts.append(verdict)
             if verdict.error_type == "ConnectionLost" and self.control is None:
                 broken = "the notebook's process stopped"
@@ -229,7 +220,7 @@ class Judge:
             namespace.bind_student_name(name, proxy_object)
         return namespace
 
-    def _judge_cell(self, grade_id: str, source: str, namespace: "TestNamespace") -> Verdict:
+    def _judge_cell(self, test_id: str, source: str, namespace: "TestNamespace") -> Verdict:
         from tito.tools.testing import describe_failure
 
         start = time.perf_counter()
@@ -237,14 +228,14 @@ class Judge:
             session = self.open_session()
         except Exception as exc:
             self.control = None if isinstance(exc, (ConnectionLost, OSError)) else self.control
-            return Verdict(grade_id, False, f"the student's process could not start this test: {exc}",
+            return Verdict(test_id, False, f"the student's process could not start this test: {exc}",
                            "ConnectionLost", time.perf_counter() - start)
         namespace.reset()
         set_current_session(session)
         timed_out = False
         try:
-            exec(compile(source, f"<{grade_id}>", "exec"), namespace)
-            verdict = Verdict(grade_id, True)
+            exec(compile(source, f"<{test_id}>", "exec"), namespace)
+            verdict = Verdict(test_id, True)
         except BaseException as exc:  # every way a test can end badly is a failed test
             timed_out = isinstance(exc, TimeoutError) and session.deadline <= time.monotonic()
             message = describe_failure(exc)
@@ -252,7 +243,7 @@ class Judge:
                 message = f"timed out: the test ran past its {self.test_timeout:.0f} s limit ({message})"
             elif isinstance(exc, ConnectionLost):
                 message = f"the student's process died during the test ({exc})"
-            verdict = Verdict(grade_id, False, message, type(exc).__name__)
+            verdict = Verdict(test_id, False, message, type(exc).__name__)
         finally:
             set_current_session(None)
         try:
@@ -321,7 +312,7 @@ class JudgedTests:
 
     @classmethod
     def from_notebook(cls, trusted_nb) -> "JudgedTests":
-        cells = {_nbgrader(c).get("grade_id"): c.source for c in trusted_nb.cells if is_graded(c)}
+        cells = {grade_id(c): c.source for c in graded_code_cells(trusted_nb)}
         return cls(cells={str(k): v for k, v in cells.items()}, setup=trusted_setup_source(trusted_nb))
 
 
@@ -333,12 +324,12 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
     A graded cell of `nb` that `tests` does not know (one the submission added) fails: only the
     trusted copy says what is a test.
     """
-    graded_ids = [str(_nbgrader(c).get("grade_id")) for c in nb.cells if is_graded(c)]
+    graded_ids = [str(grade_id(c)) for c in graded_code_cells(nb)]
     known = [g for g in graded_ids if g in tests.cells]
     judge = Judge(test_timeout, kill)
     kernel_nb = copy.deepcopy(nb)
     for cell in kernel_nb.cells:
-        if is_graded(cell):
+        if is_graded_code(cell):
             cell.source = ""  # the tests stay out of the student's process
             cell.outputs = []
     from nbformat.v4 import new_code_cell
@@ -364,10 +355,9 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
     kernel_nb.cells.pop()
     verdicts = {v.grade_id: v for v in report.verdicts}
     for cell, ran in zip(nb.cells, kernel_nb.cells):
-        if is_graded(cell):
-            grade_id = str(_nbgrader(cell).get("grade_id"))
-            verdict = verdicts.get(grade_id) or Verdict(grade_id, False, "not a graded cell of this assignment",
-                                                        "UnknownTest")
+        if is_graded_code(cell):
+            name = str(grade_id(cell))
+            verdict = verdicts.get(name) or Verdict(name, False, "not a graded cell of this assignment", "UnknownTest")
             cell.outputs = verdict_outputs(verdict)
             cell.execution_count = ran.get("execution_count") or 1
         elif cell.cell_type == "code":

@@ -14,7 +14,6 @@ Proxies of the student's global names are resolved again in every session.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import Any
 

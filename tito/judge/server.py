@@ -22,7 +22,6 @@ import operator
 import os
 import socket
 import sys
-import threading
 from typing import Any
 
 from tito.judge.wire import Codec, Peer, ProtocolError, connect, encode_error, recv_frame, send_frame

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from tito.cells import grade_id, is_locked
+
 SIGNS: tuple[tuple[str, str], ...] = (
     (r"\bset_custom_exc\b", "installs a custom exception handler (set_custom_exc)"),
     (r"\b(showtraceback|showsyntaxerror|_showtraceback)\s*=", "replaces IPython's traceback display"),
@@ -29,18 +31,14 @@ SIGNS: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple((re.compile(pattern), what) for pattern, what in SIGNS)
 
 
-def _is_locked(cell) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("locked"))
-
-
 def tampering_in_source(nb) -> list[str]:
     """One line per sign found in the code cells a student could write (not the locked ones)."""
     found: list[str] = []
     for index, cell in enumerate(nb.cells):
-        if cell.get("cell_type") != "code" or _is_locked(cell):
+        if cell.get("cell_type") != "code" or is_locked(cell):
             continue
         source = cell.get("source", "")
-        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+        name = grade_id(cell) or f"cell {index + 1}"
         for pattern, what in _COMPILED:
             if pattern.search(source):
                 found.append(f"{name} {what}")
