@@ -261,8 +261,8 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
                                     kernel_manager_class=capped_kernel_manager_class())
 
     try:
-        report = judge_notebook(nb, JudgedTests(**job.tests), execute, job.cell_timeout,
-                                kill=lambda pid: kill_sandbox_process(pid, uid))
+        report = judge_notebook(nb, JudgedTests(**job.tests), execute, job.cell_timeout, uid=uid, cpus=tuple(cpus),
+                                threads=settings.threads)
         result.judge = report.to_dict()
     finally:
         if uid is not None:
@@ -283,24 +283,6 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
     result.notebook_json = nbformat.writes(nb)
     result.seconds = time.perf_counter() - start
     return result
-
-
-def kill_sandbox_process(pid: int, uid: int | None) -> None:
-    """Kill a judge session's process (a fork of the kernel) that overran its test: only a process of
-    the sandbox user, or, without one, a grandchild of this process (the kernel's child)."""
-    import signal
-
-    if uid is not None:
-        if any(p.pid == pid for p in processes_of_uid(uid)):
-            os.kill(pid, signal.SIGKILL)
-        return
-    try:
-        parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-        grandparent = int(open(f"/proc/{parent}/stat").read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return
-    if grandparent == os.getpid():
-        os.kill(pid, signal.SIGKILL)
 
 
 def not_run_reason(result: ExecutionResult) -> str | None:

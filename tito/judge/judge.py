@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import json
 import os
 import secrets
 import signal
@@ -45,6 +46,7 @@ TEST_HELPERS_SUFFIX = "-test-helpers"
 SERVE_CELL_KEY = "tito_judge_serve"
 HANDOVER_SECONDS = 30.0  # how long the judge waits for a forked session to connect
 JUDGE_ENAME = "JudgeVerdict"
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass
@@ -106,9 +108,6 @@ class Judge:
         self.kernel_finished = threading.Event()
         self.control: socket.socket | None = None
         self._control_ids = iter(range(1, 1 << 30))
-
-    def serve_cell(self) -> str:
-        return serve_cell_source("127.0.0.1", self.port, self.token)
 
     # -- connections
     def _accept(self, role: str, until: Callable[[], bool]) -> tuple[socket.socket, dict] | None:
@@ -281,6 +280,34 @@ class TestNamespace(dict):
                 proxy.current_session().request("set_global", [value], name=name)
 
 
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def session_killer(uid: int | None) -> Callable[[int], None]:
+    """How the judge process stops a session (a fork of the kernel) that overran its test: a process
+    of the sandbox user `uid`; without one, a grandchild of the judge's parent (the kernel's child)."""
+    def kill(pid: int) -> None:
+        if uid is not None:
+            try:
+                owned = os.stat(f"/proc/{pid}").st_uid == uid
+            except OSError:
+                return
+        else:
+            parent = _parent_of(pid)
+            owned = parent is not None and _parent_of(parent) == os.getppid()
+        if owned:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return kill
+
+
 def _kill_process(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -297,8 +324,12 @@ def verdict_outputs(verdict: Verdict) -> list:
     if verdict.passed:
         return [NotebookNode(output_type="stream", name="stdout", text=f"passed ({verdict.seconds:.2f} s, judged outside the notebook's kernel)\n")]
     ename = verdict.error_type or JUDGE_ENAME
-    return [NotebookNode(output_type="error", ename=ename, evalue=verdict.message,
-                         traceback=[f"{ename}: {verdict.message}"])]
+    evalue = verdict.message
+    if evalue == ename:
+        evalue = ""
+    elif evalue.startswith(f"{ename}: "):
+        evalue = evalue[len(ename) + 2:]
+    return [NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[verdict.message])]
 
 
 @dataclass
@@ -317,41 +348,44 @@ class JudgedTests:
 
 
 def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any], float]], None],
-                   test_timeout: float, kill: Callable[[int], None] | None = None) -> JudgeReport:
+                   test_timeout: float, uid: int | None = None, cpus: tuple[int, ...] = (),
+                   threads: int | None = None) -> JudgeReport:
     """Execute `nb` with `execute(kernel_nb, timeout_of_cell)` while the judge runs `tests` against it;
     the graded cells of `nb` get the verdicts as outputs, its other cells the kernel's outputs.
 
-    A graded cell of `nb` that `tests` does not know (one the submission added) fails: only the
-    trusted copy says what is a test.
+    The judge runs in a Python process of its own (`python -m tito.judge`), on the
+    CPUs `cpus` with `threads` BLAS threads when given, as the kernel does: a speed
+    check compares the kernel with a baseline run under the same conditions, in the
+    main thread of a process that holds nothing else. `uid` is the sandbox user whose
+    processes the judge may kill (a session that overran its test).
+
+    A graded cell of `nb` that `tests` does not know (one the submission added) fails:
+    only the trusted copy says what is a test.
     """
     graded_ids = [str(grade_id(c)) for c in graded_code_cells(nb)]
     known = [g for g in graded_ids if g in tests.cells]
-    judge = Judge(test_timeout, kill)
     kernel_nb = copy.deepcopy(nb)
     for cell in kernel_nb.cells:
         if is_graded_code(cell):
             cell.source = ""  # the tests stay out of the student's process
             cell.outputs = []
-    from nbformat.v4 import new_code_cell
-
-    serve = new_code_cell(judge.serve_cell())
-    serve.metadata[SERVE_CELL_KEY] = True
-    kernel_nb.cells.append(serve)
     budget = test_timeout * (len(known) + 1) + HANDOVER_SECONDS
 
     def timeout_of(cell) -> float:
         return budget if cell.get("metadata", {}).get(SERVE_CELL_KEY) else test_timeout
 
-    report = JudgeReport()
-    worker = threading.Thread(target=judge.run, args=([(g, tests.cells[g]) for g in known], tests.setup, report),
-                              name="judge", daemon=True)
-    worker.start()
-    try:
-        execute(kernel_nb, timeout_of)
-    finally:
-        judge.kernel_finished.set()
-        worker.join()
-        judge.listener.close()
+    job = {"tests": {"cells": {g: tests.cells[g] for g in known}, "setup": tests.setup},
+           "timeout": test_timeout, "uid": uid, "cpus": list(cpus)}
+    with JudgeProcess(job, threads) as judge:
+        from nbformat.v4 import new_code_cell
+
+        serve = new_code_cell(serve_cell_source("127.0.0.1", judge.port, judge.token))
+        serve.metadata[SERVE_CELL_KEY] = True
+        kernel_nb.cells.append(serve)
+        try:
+            execute(kernel_nb, timeout_of)
+        finally:
+            report = judge.finish(budget)
     kernel_nb.cells.pop()
     verdicts = {v.grade_id: v for v in report.verdicts}
     for cell, ran in zip(nb.cells, kernel_nb.cells):
@@ -363,5 +397,86 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
         elif cell.cell_type == "code":
             cell.outputs = ran.get("outputs", [])
             cell.execution_count = ran.get("execution_count")
-    nb.metadata.update({k: v for k, v in kernel_nb.metadata.items() if k.startswith("tito_")})
     return report
+
+
+class JudgeError(RuntimeError):
+    """The judge process itself failed: not the submission's doing."""
+
+
+class JudgeProcess:
+    """`python -m tito.judge` as seen from the process that runs the notebook.
+
+    Protocol over the judge's stdin and stdout, one JSON line each: the job in; the
+    listening port and token out; "finished" in when the notebook has run; the
+    report out.
+    """
+
+    def __init__(self, job: dict, threads: int | None):
+        import subprocess
+        import sys
+        import tempfile
+
+        import tito
+
+        env = dict(os.environ)
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(tito.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        env.setdefault("MPLBACKEND", "Agg")
+        if threads:
+            for name in BLAS_THREAD_VARIABLES:
+                env[name] = str(threads)
+        self._log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen([sys.executable, "-m", "tito.judge"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
+        try:
+            self.process.stdin.write(json.dumps(job) + "\n")
+            self.process.stdin.flush()
+            hello = self._read_line(HANDOVER_SECONDS)
+            self.port, self.token = int(hello["port"]), str(hello["token"])
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> "JudgeProcess":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _read_line(self, timeout: float) -> dict:
+        import select
+
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            raise JudgeError(f"the judge process stopped without answering: {self._log_tail()}")
+        return json.loads(line)
+
+    def _log_tail(self) -> str:
+        self._log.seek(0)
+        text = self._log.read().decode("utf-8", "replace").strip()
+        return text[-2000:] or f"exit code {self.process.poll()}"
+
+    def finish(self, timeout: float) -> JudgeReport:
+        """Tell the judge the notebook has run; wait for its report."""
+        try:
+            self.process.stdin.write("finished\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass
+        data = self._read_line(timeout)
+        return JudgeReport(verdicts=[Verdict(**v) for v in data.get("verdicts", [])],
+                           handed_over=bool(data.get("handed_over")), signs=list(data.get("signs", [])),
+                           detail=str(data.get("detail", "")))
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self._log.close()

@@ -1,0 +1,49 @@
+"""`python -m tito.judge`: the trusted judge in a process of its own (see `tito.judge.judge.JudgeProcess`).
+
+It reads its job as one JSON line on stdin, pins itself to the job's CPUs before
+NumPy starts BLAS's threads, says where it listens, runs the tests when the
+notebook's process connects, and writes its report as one JSON line. Whatever the
+tests print goes to /dev/null, so that stdout carries only the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.readline())
+    if job.get("cpus") and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, job["cpus"])  # before NumPy starts BLAS's threads, which inherit it
+    protocol = os.fdopen(os.dup(1), "w")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    sys.stdout = open(os.devnull, "w")
+
+    from tito.judge.judge import Judge, JudgedTests, JudgeReport, session_killer
+
+    judge = Judge(float(job["timeout"]), kill=session_killer(job.get("uid")))
+    protocol.write(json.dumps({"port": judge.port, "token": judge.token}) + "\n")
+    protocol.flush()
+
+    def wait_for_finish() -> None:
+        sys.stdin.readline()  # "finished", or end of file when the caller is gone
+        judge.kernel_finished.set()
+
+    threading.Thread(target=wait_for_finish, daemon=True).start()
+    tests = JudgedTests(**job["tests"])
+    report = JudgeReport()
+    try:
+        judge.run(list(tests.cells.items()), tests.setup, report)
+    finally:
+        judge.listener.close()
+        judge.kernel_finished.wait()  # the caller reads the report once the notebook has run
+        protocol.write(json.dumps(report.to_dict()) + "\n")
+        protocol.flush()
+
+
+if __name__ == "__main__":
+    main()
