@@ -317,6 +317,9 @@ def time_kernel(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[An
 # %% nbgrader={"grade": false, "grade_id": "kernels-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import gc
 from contextlib import nullcontext
+from functools import partial
+
+from tito.tools.judging import in_student_process, resident, runs_in_student_process
 
 
 MIN_SAMPLE_SECONDS = 0.005  # a timed sample repeats a fast call until it lasts this long
@@ -370,9 +373,14 @@ def float_vector(elements: int, seed: int) -> tuple[np.ndarray]:
     return (np.random.default_rng(seed).standard_normal(elements).astype(np.float32),)
 
 
+def _result_array(got: Any) -> Any:
+    """The array of a kernel's result (a Tensor's data), indexed entry by entry where it was computed."""
+    return got.data if isinstance(got, Tensor) else got
+
+
 def matmul_entries_match(got: Any, a: np.ndarray, b: np.ndarray, tolerance: float = 1e-3) -> None:
     """A few entries of the product `got` (first, last, one inside) against float64 dot products."""
-    got = np.asarray(getattr(got, "data", got))
+    got = _result_array(got)
     m, n = a.shape[0], b.shape[1]
     assert got.shape == (m, n), f"the product of {a.shape} and {b.shape} should have shape {(m, n)}, got {got.shape}"
     for i, j in ((0, 0), (m - 1, n - 1), (m // 3, n // 2))[:SAMPLED_ENTRIES]:
@@ -388,11 +396,12 @@ def exact_entries_match(got: Any, a: np.ndarray, b: np.ndarray) -> None:
 
 def relu_entries_match(got: Any, x: np.ndarray) -> None:
     """A few entries of ReLU's result `got` against max(x, 0)."""
-    got, flat = np.asarray(getattr(got, "data", got)), x.reshape(-1)
-    assert got.shape == x.shape, f"ReLU of shape {x.shape} should keep the shape, got {got.shape}"
+    got, flat = _result_array(got), x.reshape(-1)
+    assert tuple(got.shape) == x.shape, f"ReLU of shape {x.shape} should keep the shape, got {got.shape}"
     for index in (0, flat.size - 1, flat.size // 3)[:SAMPLED_ENTRIES]:
-        assert got.reshape(-1)[index] == max(flat[index], 0), (
-            f"entry {index} of a timed ReLU should be {max(flat[index], 0)}, got {got.reshape(-1)[index]}")
+        entry = got[np.unravel_index(index, x.shape)]
+        assert entry == max(flat[index], 0), (
+            f"entry {index} of a timed ReLU should be {max(flat[index], 0)}, got {entry}")
 
 
 def int32_matmul(qa: np.ndarray, qb: np.ndarray) -> np.ndarray:
@@ -412,14 +421,20 @@ def _threadpool_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def one_blas_thread():
-    """threadpoolctl's limit of BLAS to one thread, for a measurement (this cell's own, not the module's)."""
-    return _threadpool_controller().limit(limits=1, user_api="blas")
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread for a measurement, with threadpoolctl (this cell's own limit, not the
+    module's): here, and in the process that runs your code (where the grader runs these tests, that is
+    another process; in your notebook, this one)."""
+    with _threadpool_controller().limit(limits=1, user_api="blas"), \
+            in_student_process("threadpoolctl").threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def blas_threads_now() -> list[int]:
-    """The thread count of every BLAS library loaded, right now."""
-    return [info["num_threads"] for info in _threadpool_controller().info() if info["user_api"] == "blas"]
+    """The thread count of every BLAS library loaded in the process that runs your code, right now."""
+    return [info["num_threads"] for info in in_student_process("threadpoolctl").threadpool_info()
+            if info["user_api"] == "blas"]
 
 
 def _sample(func: Callable[..., Any], args: tuple, loops: int) -> tuple[float, Any]:
@@ -439,25 +454,28 @@ def interleaved_samples(contenders: Sequence[Callable[..., Any]], inputs: Sequen
     `check(result, *args)` verifies the result of the first contender's every sample.
     Before timing, the contenders take turns for `settle_seconds` (untimed): BLAS
     threads of an earlier multithreaded call stop spinning, and the cores are awake.
+    A contender that runs in another process (your functions, where the grader runs
+    these tests) gets the inputs copied there once, before timing (`resident`).
     """
+    placed = [[resident(*args) for args in inputs] if runs_in_student_process(func) else inputs
+              for func in contenders]
     settle_until = time.perf_counter() + settle_seconds
     loops = []
-    for func in contenders:  # the calibrating call is also the warm-up
-        seconds, _ = _sample(func, inputs[0], 1)
+    for func, args in zip(contenders, placed):  # the calibrating call is also the warm-up
+        seconds, _ = _sample(func, args[0], 1)
         loops.append(max(1, math.ceil(MIN_SAMPLE_SECONDS / max(seconds, 1e-9))))
     while time.perf_counter() < settle_until:
-        for func in contenders:
-            func(*inputs[0])
+        for func, args in zip(contenders, placed):
+            func(*args[0])
     times: list[list[float]] = [[] for _ in contenders]
     gc.disable()  # a garbage collection inside one sample would land on one side only
     try:
         for r in range(repeats):
-            args = inputs[r % len(inputs)]
             for k, func in enumerate(contenders):
-                seconds, result = _sample(func, args, loops[k])
+                seconds, result = _sample(func, placed[k][r % len(inputs)], loops[k])
                 times[k].append(seconds)
                 if k == 0 and check is not None:
-                    check(result, *args)
+                    check(result, *inputs[r % len(inputs)])
     finally:
         gc.enable()
     return times
@@ -591,8 +609,9 @@ def threads_running_batch(items: Iterable[Any], num_workers: int) -> int:
     threads, lock = set(), threading.Lock()
 
     def remember_thread(v):
+        ident = in_student_process("threading").get_ident()  # the thread of yours that called
         with lock:
-            threads.add(threading.get_ident())
+            threads.add(ident)
         time.sleep(0.01)
         return v
 
@@ -1393,7 +1412,7 @@ def test_unit_matmul_parallel():
     # only your threads can make the difference, judged against what 2 independent single-thread products
     # gain from running at once on this machine, right now.
     if cpu_count() >= PARALLEL_WORKERS:
-        measured = parallel_gain(lambda a, b: matmul_parallel(a, b, num_processes=PARALLEL_WORKERS), np.matmul,
+        measured = parallel_gain(partial(matmul_parallel, num_processes=PARALLEL_WORKERS), np.matmul,
                                  lambda i: matrix_pair(PARALLEL_MATMUL_N, seed=i), reference=np.matmul,
                                  check=matmul_entries_match, single_blas_thread=True)
         if measured is not None:  # else other programs held the cores throughout: no kernel could show a gain
@@ -1432,7 +1451,7 @@ def test_unit_parallel_relu():
     # Performance: 10**7 float32 values, 2 workers against vectorized_relu, judged against what 2 independent
     # ReLUs into fresh outputs gain from running at once on this machine, right now.
     if cpu_count() >= PARALLEL_WORKERS:
-        measured = parallel_gain(lambda x: parallel_relu(x, num_workers=PARALLEL_WORKERS), vectorized_relu,
+        measured = parallel_gain(partial(parallel_relu, num_workers=PARALLEL_WORKERS), vectorized_relu,
                                  lambda i: float_vector(PARALLEL_RELU_ELEMENTS, seed=i), reference=fresh_relu,
                                  check=relu_entries_match)
         if measured is not None:  # else other programs held the cores or the memory bus throughout
@@ -2661,7 +2680,7 @@ def test_unit_kernel_profiler():
     expected_fraction = measured["achieved_gbs"] / profiler.hardware_config["memory_bandwidth_gbs"]
     assert abs(measured["bandwidth_fraction"] - expected_fraction) < 1e-9, "bandwidth_fraction = achieved / measured bandwidth"
     assert measured["bound"] == "memory", f"ReLU (1/8 FLOP per byte) should be memory-bound, got {measured['bound']}"
-    assert profiler.profile_results["kernel_performance"] is measured, "the analysis should be stored in profile_results"
+    assert profiler.profile_results["kernel_performance"] == measured, "the analysis should be stored in profile_results"
 
     row = profiler.analyze_memory_coalescing("row_major", (1024, 1024))
     column = profiler.analyze_memory_coalescing("column_major", (1024, 1024))

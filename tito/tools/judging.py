@@ -45,3 +45,15 @@ def resident(*values: Any) -> tuple[Any, ...]:
     if proxy._current_session is not None:
         return tuple(proxy.current_session().request("place", list(values)))
     return values
+
+
+def runs_in_student_process(func: Any) -> bool:
+    """Whether calling `func` runs code in the student's process: always inline (one process);
+    in the judge, for the student's own functions (a `functools.partial` of one too)."""
+    import functools
+
+    from tito.judge import proxy
+
+    while isinstance(func, functools.partial):
+        func = func.func
+    return proxy._current_session is not None and isinstance(func, (proxy.RemoteObject, proxy.RemoteMeta))
