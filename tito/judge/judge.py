@@ -254,7 +254,7 @@ class Judge:
 
 
 class TestNamespace(dict):
-    """The tests' globals. `globals()[name] = value` for one of the student's names (a test that
+    """The tests' globals. `globals()[name] = function` for one of the student's names (a test that
     wraps a student function to watch it) also rebinds that name in the student's process, and
     assigning the original proxy back restores the student's own object there."""
 
@@ -273,7 +273,9 @@ class TestNamespace(dict):
 
     def __setitem__(self, name: str, value: Any) -> None:
         dict.__setitem__(self, name, value)
-        if name in self.student and proxy._current_session is not None:
+        # a function put in place of one of the student's (a spy, a stub) reaches the student's process;
+        # any other binding (a test's own `import time`, a list) stays a name of the test's
+        if name in self.student and callable(value) and proxy._current_session is not None:
             if value is self.student[name]:
                 proxy.current_session().request("set_global", [], name=name, restore=True)
             else:
