@@ -94,7 +94,8 @@ class Autograder:
             raise TitoError(f"module {module_key} has not been generated: run `tito nbgrader generate {module_key}`")
         self.release_nb = nbformat.read(release, as_version=4)
         # what the judge runs comes from the instructor's source notebook, never from a submission
-        self.tests = asdict(JudgedTests.from_notebook(nbformat.read(course.source_notebook(module_key), as_version=4)))
+        tests = JudgedTests.from_notebook(nbformat.read(course.source_notebook(module_key), as_version=4))
+        self.tests, self.test_names = asdict(tests), tests.setup_names()
         sanitize_only = course_config(course, cell_timeout=cell_timeout)
         sanitize_only.Autograde.autograde_preprocessors = []
         self.api = NbGraderAPI(config=sanitize_only)
@@ -158,7 +159,7 @@ class Autograder:
         job = ExecutionJob(student, self.module, sanitized.read_text(encoding="utf-8"), self.cell_timeout, self.settings,
                            self.tests)
         return PreparedSubmission(student, job, tampered, started, time.perf_counter() - started,
-                                  signs=tampering_in_source(submitted))
+                                  signs=tampering_in_source(submitted, self.test_names))
 
     def finish(self, prepared: PreparedSubmission, result: ExecutionResult) -> Outcome:
         """Step 3: nbgrader saves the grades of the executed notebook; the outcome says what happened."""

@@ -343,6 +343,20 @@ class JudgedTests:
     cells: dict[str, str]
     setup: str
 
+    def setup_names(self) -> set[str]:
+        """The names the setup defines for the tests (imports, test helpers)."""
+        from tito.judge.signs import assigned_names
+
+        names = assigned_names(self.setup)
+        try:
+            tree = ast.parse(self.setup)
+        except SyntaxError:
+            return names
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        return names
+
     @classmethod
     def from_notebook(cls, trusted_nb) -> "JudgedTests":
         cells = {grade_id(c): c.source for c in graded_code_cells(trusted_nb)}

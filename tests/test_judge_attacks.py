@@ -1,0 +1,238 @@
+"""Attacks on the grade from inside a notebook: none may raise a score.
+
+Each attack is a cell a student could add (or code inside a student's function),
+graded by the real `tito nbgrader autograde` (sandboxed kernels, the trusted judge,
+nbgrader's SQLite gradebook) on modules 01, 03 and 11. Every attacked notebook must
+score no more than the same notebook without the attack; the reference still
+scores 100 and the blank release 0. Before the judge, the first two attacks alone
+gave a blank notebook 100/100.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import nbformat
+import pytest
+
+from grading_support import solution_ids, solved_release, with_cell_after, write_notebook
+from helpers import REPO, run_tito
+from tito.grading.course import submit
+from tito.grading.paths import CoursePaths
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning")]
+
+MODULES = ("01_tensor", "03_layers", "11_kernels")
+ATTACK_TIMEOUT = 15  # seconds per cell and per test: the hanging attack waits this long once
+TARGETS = {"01_tensor": "Tensor", "03_layers": "matmul_naive", "11_kernels": "matmul_vectorized"}
+
+# What a student could add to a notebook. {target} is a function or class of the module the tests call.
+ATTACKS: dict[str, str] = {
+    # IPython hooks: every error of a test cell disappears from the cell's output
+    "custom_exc": "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)",
+    "showtraceback": ("shell = get_ipython()\n"
+                      "shell.showtraceback = lambda *args, **kwargs: None\n"
+                      "shell._showtraceback = lambda *args, **kwargs: None"),
+    # output suppression: nothing the kernel writes reaches the notebook
+    "silence": ("import os, sys\n"
+                "sys.stdout = sys.stderr = open(os.devnull, 'w')\n"
+                "get_ipython().display_pub.publish = lambda *args, **kwargs: None"),
+    # source transformers: asserts and raises vanish from every later cell, or every later cell is `pass`
+    "ast_strip": textwrap.dedent("""\
+        import ast
+        class Strip(ast.NodeTransformer):
+            def visit_Assert(self, node):
+                return ast.Pass()
+            def visit_Raise(self, node):
+                return ast.Pass()
+        get_ipython().ast_transformers.append(Strip())"""),
+    "input_pass": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
+    # rebinding names the tests use, in the notebook's namespace
+    "rebind_names": textwrap.dedent("""\
+        import numpy
+        np = numpy
+        isinstance = lambda *args: True
+        expect_raises = lambda *args, **kwargs: ''
+        kernel_speedup = lambda *args, **kwargs: 1000.0
+        parallel_gain = lambda *args, **kwargs: (10.0, 2.0)"""),
+    # monkeypatching the libraries the tests use
+    "monkeypatch": textwrap.dedent("""\
+        import builtins, numpy
+        numpy.allclose = lambda *args, **kwargs: True
+        numpy.array_equal = lambda *args, **kwargs: True
+        numpy.testing.assert_allclose = lambda *args, **kwargs: None
+        builtins.isinstance = lambda *args: True
+        builtins.AssertionError = type('AssertionError', (Exception,), {})"""),
+    # frame introspection from inside a student function, while a test calls it: take the test's expected value
+    "frames": textwrap.dedent("""\
+        import sys
+        def {target}(*args, **kwargs):
+            frame = sys._getframe(1)
+            while frame is not None:
+                for name in ("expected", "reference", "want"):
+                    if name in frame.f_locals:
+                        return frame.f_locals[name]
+                frame.f_locals.update({{"ok": True}})
+                frame = frame.f_back
+            return args[0] if args else None"""),
+    # the garbage collector: find the test functions and empty them, whenever a student function runs
+    "gc_tests": textwrap.dedent("""\
+        import gc
+        def _empty_the_tests():
+            for obj in gc.get_objects():
+                if callable(obj) and getattr(obj, "__name__", "").startswith("test_"):
+                    try:
+                        obj.__code__ = (lambda: None).__code__
+                    except (AttributeError, TypeError):
+                        pass
+        _empty_the_tests()
+        def {target}(*args, **kwargs):
+            _empty_the_tests()
+            return args[0] if args else None"""),
+    # fake result files where a grader might read: the inline results, an outcome, a passing report
+    "fake_results": textwrap.dedent("""\
+        import json, os
+        fake = {"module": "any", "tests": [{"name": "test_unit_x", "passed": True, "message": "", "seconds": 0}]}
+        for path in filter(None, [os.environ.get("TITO_TEST_RESULTS"), "inline-results.json", "results.json",
+                                  "../outcomes.json", "/tmp/tito-judge-report.json"]):
+            try:
+                with open(path, "w") as handle:
+                    json.dump(fake, handle)
+            except OSError:
+                pass
+        print(json.dumps({"verdicts": [], "score": 100, "passed": True}))"""),
+    # a fake judge server: the notebook's process answers every request with True
+    "fake_server": textwrap.dedent("""\
+        import tito.judge.server as server
+        server.Session.answer = lambda self, op, header, buffers: ({"value": True}, [])
+        server.serve = lambda *args, **kwargs: None"""),
+    # killing the process mid-test: the student function kills its own process, or its parent
+    "kill_self": "import os, signal\ndef {target}(*args, **kwargs):\n    os.kill(os.getpid(), signal.SIGKILL)",
+    "kill_parent": "import os, signal\ndef {target}(*args, **kwargs):\n    os.kill(os.getppid(), signal.SIGKILL)",
+    # hanging mid-test (once: the later tests find the marker and go on)
+    "hang": textwrap.dedent("""\
+        import os, time
+        def {target}(*args, **kwargs):
+            if not os.path.exists("hung-once"):
+                open("hung-once", "w").close()
+                time.sleep(10**6)
+            return args[0] if args else None"""),
+}
+
+# Only on module 11: its parallel speed checks. A run_in_parallel that runs the pieces one after the
+# other, with and without the test helpers rebound to report a speedup.
+SEQUENTIAL_RUN_IN_PARALLEL = textwrap.dedent("""\
+    def run_in_parallel(task, pieces):
+        for lo, hi in pieces:
+            task(lo, hi)""")
+REBIND_SPEED_HELPERS = textwrap.dedent("""\
+    speedup_of = kernel_speedup = lambda *args, **kwargs: 100.0
+    parallel_gain = lambda *args, **kwargs: (10.0, 2.0)
+    required_parallel_gain = lambda machine: 1.0
+    pieces_meeting = lambda pieces, timeout=5.0: (True, sorted(pieces))
+    get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)""")
+
+MODULE_11_ATTACKS = ("custom_exc", "ast_strip", "rebind_names", "frames", "fake_server", "kill_self")
+
+
+def attacked(nb, after: str, code: str):
+    return with_cell_after(nb, after, code)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
+    """Generate modules 01, 03 and 11, submit every case, autograde each module; the report by (module, student)."""
+    import csv
+    import io
+
+    root = tmp_path_factory.mktemp("attacks")
+    course = CoursePaths(root / "course")
+    tito = lambda *args: run_tito("nbgrader", *args, "--course", str(course.root), timeout=1800)  # noqa: E731
+    result = tito("generate", *MODULES)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert tito("release").returncode == 0
+
+    cases: dict[str, dict[str, object]] = {}
+    for key in MODULES:
+        blank = nbformat.read(course.release_notebook(key), as_version=4)
+        first_solution = solution_ids(course, key)[0]
+        names = ATTACKS if key != "11_kernels" else {name: ATTACKS[name] for name in MODULE_11_ATTACKS}
+        cases[key] = {"ref": solved_release(course, key), "blank": blank}
+        for name, code in names.items():
+            cases[key][f"blank-{name}"] = attacked(blank, first_solution, code.format(target=TARGETS[key]))
+    reference_11 = cases["11_kernels"]["ref"]
+    sequential = attacked(reference_11, "parallel-solution", SEQUENTIAL_RUN_IN_PARALLEL)
+    cases["11_kernels"]["sequential"] = sequential
+    cases["11_kernels"]["sequential-rebind"] = attacked(sequential, "parallel-solution",
+                                                        SEQUENTIAL_RUN_IN_PARALLEL + "\n" + REBIND_SPEED_HELPERS)
+    cases["11_kernels"]["ref-custom_exc"] = attacked(reference_11, "time-kernel-solution", ATTACKS["custom_exc"])
+
+    submissions = root / "submissions"
+    for key, by_student in cases.items():
+        for student, nb in by_student.items():
+            submit(course, key, student, write_notebook(nb, submissions / key / f"{student}.ipynb"))
+    assert tito("collect").returncode == 0
+    for key in MODULES:
+        result = tito("autograde", key, "--workers", "2", "--timeout", str(ATTACK_TIMEOUT))
+        assert result.returncode == 0, result.stderr + result.stdout
+    report = tito("report", "--format", "csv")
+    assert report.returncode == 0, report.stderr
+    return {(row["module"], row["student"]): row for row in csv.DictReader(io.StringIO(report.stdout))}
+
+
+def score(graded, key: str, student: str) -> float:
+    return float(graded[(key, student)]["score"])
+
+
+@pytest.mark.parametrize("key", MODULES)
+def test_reference_scores_100_and_blank_0(graded, key):
+    assert (score(graded, key, "ref"), graded[(key, "ref")]["status"]) == (100.0, "graded"), graded[(key, "ref")]
+    assert score(graded, key, "blank") == 0.0, graded[(key, "blank")]
+
+
+@pytest.mark.parametrize("key, attack", [(key, name) for key in MODULES for name in ATTACKS
+                                         if key != "11_kernels" or name in MODULE_11_ATTACKS])
+def test_no_attack_raises_the_score_of_a_blank_notebook(graded, key, attack):
+    row = graded[(key, f"blank-{attack}")]
+    assert float(row["score"]) <= score(graded, key, "blank") == 0.0, f"{key} blank+{attack}: {row}"
+
+
+def test_rebinding_the_speed_helpers_earns_no_speed_points(graded):
+    key = "11_kernels"
+    assert score(graded, key, "sequential-rebind") <= score(graded, key, "sequential") < 100.0, (
+        graded[(key, "sequential-rebind")], graded[(key, "sequential")])
+    assert score(graded, key, "ref-custom_exc") == 100.0, "an attack does not cost a correct solution its points"
+
+
+@pytest.mark.parametrize("key, attack, sign", [
+    ("01_tensor", "custom_exc", "custom exception handler"),
+    ("01_tensor", "ast_strip", "AST transformer"),
+    ("01_tensor", "frames", "calling frames"),
+    ("03_layers", "gc_tests", "garbage collector"),
+    ("03_layers", "fake_server", "reaches into the grader"),
+    ("01_tensor", "rebind_names", "rebinds a helper of the graded tests"),
+])
+def test_tampering_is_reported_with_its_reason(graded, key, attack, sign):
+    row = graded[(key, f"blank-{attack}")]
+    assert row["status"] == "tampered" and sign in row["detail"], row
+
+
+def test_a_killed_or_hung_process_is_an_ordinary_failure(graded):
+    for attack in ("kill_self", "kill_parent", "hang"):
+        row = graded[("01_tensor", f"blank-{attack}")]
+        assert row["status"] in ("graded", "tampered", "timeout", "error") and float(row["score"]) == 0.0, row
+
+
+def test_module_test_scores_attacks_as_the_grader_does():
+    """`tito module test`'s judge is the grader's: the attacks that gave 100 before give 0 locally too."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    from tito.moduletest import run_module_tests
+    from tito.notebooks import load_module_notebook
+    from tito.project import resolve_module
+
+    module = resolve_module("01", REPO)
+    blank, _ = ClearSolutions().preprocess(load_module_notebook(module), {})
+    for attack in ("custom_exc", "ast_strip", "monkeypatch", "fake_results"):
+        report = run_module_tests(module, nb=attacked(blank, "tensor-solution", ATTACKS[attack]))
+        assert report.score == 0.0, (attack, [(t.grade_id, t.message) for t in report.graded if t.passed])
