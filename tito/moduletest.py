@@ -24,7 +24,7 @@ from tito.notebook_run import (
     score_executed_notebook,
 )
 from tito.errors import TitoError
-from tito.judge.judge import JudgedTests, judge_notebook
+from tito.judge.notebook import JudgedTests, judge_notebook
 from tito.notebooks import load_module_notebook, write_atomic
 from tito.project import STATE_DIR, Module
 from tito.tools.testing import POINTS_ENV, RESULTS_ENV, points_for_kernel

@@ -38,7 +38,7 @@ from tito.grading.execution import ExecutionJob, ExecutionResult, init_worker, m
 from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, SandboxSettings
-from tito.judge.judge import JudgedTests
+from tito.judge.notebook import JudgedTests
 from tito.judge.signs import tampering_in_source
 from tito.locked_cells import Tampering, find_tampering
 from tito.notebook_run import score_executed_notebook

@@ -38,7 +38,7 @@ from tito.grading.sandbox import (
     processes_of_uid,
     task_count,
 )
-from tito.judge.judge import JudgedTests, judge_notebook
+from tito.judge.notebook import JudgedTests, judge_notebook
 from tito.notebook_run import Stop, StopKind, execute_notebook, mark_unexecuted_graded_cells
 
 INTERRUPT_GRACE = 10.0  # seconds a timed-out cell has to answer the interrupt before its kernel is killed

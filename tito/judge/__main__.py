@@ -23,7 +23,8 @@ def main() -> None:
     os.dup2(devnull, 1)
     sys.stdout = open(os.devnull, "w")
 
-    from tito.judge.judge import Judge, JudgedTests, JudgeReport, session_killer
+    from tito.judge.judge import Judge, JudgeReport, session_killer
+    from tito.judge.notebook import JudgedTests
 
     judge = Judge(float(job["timeout"]), kill=session_killer(job.get("uid")))
     protocol.write(json.dumps({"port": judge.port, "token": judge.token}) + "\n")

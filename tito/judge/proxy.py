@@ -17,7 +17,8 @@ import sys
 import time
 from typing import Any
 
-from tito.judge.wire import Codec, Peer, ProtocolError
+from tito.judge.peer import Peer
+from tito.judge.wire import Codec, ProtocolError
 
 _current_session: "JudgeSession | None" = None
 MAX_KEPT_OUTPUT = 64 * 1024

@@ -24,7 +24,8 @@ import socket
 import sys
 from typing import Any
 
-from tito.judge.wire import Codec, Peer, ProtocolError, connect, encode_error, recv_frame, send_frame
+from tito.judge.peer import Peer
+from tito.judge.wire import Codec, ProtocolError, connect, encode_error, recv_frame, send_frame
 
 OPERATORS = {name: getattr(operator, name) for name in (
     "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "neg", "pos", "abs", "invert",
