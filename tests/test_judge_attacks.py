@@ -210,7 +210,7 @@ def test_rebinding_the_speed_helpers_earns_no_speed_points(graded):
     ("01_tensor", "frames", "calling frames"),
     ("03_layers", "gc_tests", "garbage collector"),
     ("03_layers", "fake_server", "reaches into the grader"),
-    ("01_tensor", "rebind_names", "rebinds a helper of the graded tests"),
+    ("01_tensor", "rebind_names", "rebinds isinstance, np, which the graded tests use"),
 ])
 def test_tampering_is_reported_with_its_reason(graded, key, attack, sign):
     row = graded[(key, f"blank-{attack}")]
