@@ -18,6 +18,8 @@ def test_module_graded_tests_pass_inline_and_judged(module):
     assert inline.inline and all(t["passed"] for t in inline.inline), inline.inline
     assert inline.score == inline.max_score == 100, [(t.grade_id, t.message) for t in inline.graded if not t.passed]
 
+    if module.key == "11_kernels":
+        return  # judged in test_grading_e2e and test_student_e2e (the reference and a complete workspace: 100)
     judged = run_module_tests(module)
     failures = [f"{t.grade_id}: {t.message}" for t in judged.graded if not t.passed]
     assert not failures, failures

@@ -26,7 +26,7 @@ MODULES = ("01_tensor", "03_layers", "11_kernels")
 ATTACK_TIMEOUT = 15  # seconds per cell and per test: the hanging attack waits this long once
 TARGETS = {"01_tensor": "Tensor", "03_layers": "matmul_naive", "11_kernels": "matmul_vectorized"}
 
-# What a student could add to a notebook. {target} is a function or class of the module the tests call.
+# What a student could add to a notebook. "{target}" stands for a function or class of the module the tests call.
 ATTACKS: dict[str, str] = {
     # IPython hooks: every error of a test cell disappears from the cell's output
     "custom_exc": "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)",
@@ -72,7 +72,7 @@ ATTACKS: dict[str, str] = {
                 for name in ("expected", "reference", "want"):
                     if name in frame.f_locals:
                         return frame.f_locals[name]
-                frame.f_locals.update({{"ok": True}})
+                frame.f_locals.update({"ok": True})
                 frame = frame.f_back
             return args[0] if args else None"""),
     # the garbage collector: find the test functions and empty them, whenever a student function runs
@@ -133,6 +133,13 @@ REBIND_SPEED_HELPERS = textwrap.dedent("""\
     get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)""")
 
 MODULE_11_ATTACKS = ("custom_exc", "ast_strip", "rebind_names", "frames", "fake_server", "kill_self")
+SLOW_ATTACKS = ("hang", "monkeypatch")  # each waits for a time limit once: module 01 only
+
+
+def attacks_of(key: str) -> list[str]:
+    if key == "11_kernels":
+        return list(MODULE_11_ATTACKS)
+    return [name for name in ATTACKS if key == "01_tensor" or name not in SLOW_ATTACKS]
 
 
 def attacked(nb, after: str, code: str):
@@ -156,10 +163,9 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
     for key in MODULES:
         blank = nbformat.read(course.release_notebook(key), as_version=4)
         first_solution = solution_ids(course, key)[0]
-        names = ATTACKS if key != "11_kernels" else {name: ATTACKS[name] for name in MODULE_11_ATTACKS}
         cases[key] = {"ref": solved_release(course, key), "blank": blank}
-        for name, code in names.items():
-            cases[key][f"blank-{name}"] = attacked(blank, first_solution, code.format(target=TARGETS[key]))
+        for name in attacks_of(key):
+            cases[key][f"blank-{name}"] = attacked(blank, first_solution, ATTACKS[name].replace("{target}", TARGETS[key]))
     reference_11 = cases["11_kernels"]["ref"]
     sequential = attacked(reference_11, "parallel-solution", SEQUENTIAL_RUN_IN_PARALLEL)
     cases["11_kernels"]["sequential"] = sequential
@@ -190,8 +196,7 @@ def test_reference_scores_100_and_blank_0(graded, key):
     assert score(graded, key, "blank") == 0.0, graded[(key, "blank")]
 
 
-@pytest.mark.parametrize("key, attack", [(key, name) for key in MODULES for name in ATTACKS
-                                         if key != "11_kernels" or name in MODULE_11_ATTACKS])
+@pytest.mark.parametrize("key, attack", [(key, name) for key in MODULES for name in attacks_of(key)])
 def test_no_attack_raises_the_score_of_a_blank_notebook(graded, key, attack):
     row = graded[(key, f"blank-{attack}")]
     assert float(row["score"]) <= score(graded, key, "blank") == 0.0, f"{key} blank+{attack}: {row}"
@@ -233,6 +238,7 @@ def test_module_test_scores_attacks_as_the_grader_does():
 
     module = resolve_module("01", REPO)
     blank, _ = ClearSolutions().preprocess(load_module_notebook(module), {})
-    for attack in ("custom_exc", "ast_strip", "monkeypatch", "fake_results"):
-        report = run_module_tests(module, nb=attacked(blank, "tensor-solution", ATTACKS[attack]))
+    for attack in ("custom_exc", "ast_strip", "frames", "fake_results"):
+        code = ATTACKS[attack].replace("{target}", "Tensor")
+        report = run_module_tests(module, nb=attacked(blank, "tensor-solution", code))
         assert report.score == 0.0, (attack, [(t.grade_id, t.message) for t in report.graded if t.passed])

@@ -218,6 +218,9 @@ def _status(result: ExecutionResult, tampered: list[Tampering], nb, signs: list[
         notes.append("signs of tampering (the judge's verdicts do not depend on them): " + "; ".join(signs))
     if result.error:
         return "error", "; ".join([f"the kernel could not run the notebook: {result.error}", *notes])
+    if result.killed_for == "handover":
+        return "error", "; ".join(["the kernel did not hand itself to the judge (its notebook stopped the handover, "
+                                   "or it hung) and was stopped", *notes])
     if result.killed_for == "output":
         return "error", "; ".join([f"kernel stopped in {_cell_name(nb, result.died_in_cell)}: too much output", *notes])
     if result.timed_out_cells:

@@ -38,7 +38,7 @@ from tito.grading.sandbox import (
     processes_of_uid,
     task_count,
 )
-from tito.judge.notebook import JudgedTests, judge_notebook
+from tito.judge.notebook import JudgedTests, judge_notebook, kill_kernels
 from tito.notebook_run import Stop, StopKind, execute_notebook, mark_unexecuted_graded_cells
 
 INTERRUPT_GRACE = 10.0  # seconds a timed-out cell has to answer the interrupt before its kernel is killed
@@ -73,7 +73,7 @@ class ExecutionResult:
     stop: Stop | None = None  # why the run ended before its last cell; None: it ran to the end
     timed_out_cells: list[int] = field(default_factory=list)
     kernel_died: bool = False
-    killed_for: str = ""  # "timeout" or "output": the watchdog killed the kernel
+    killed_for: str = ""  # "timeout", "output" or "handover": the watchdog killed the kernel
     died_in_cell: int | None = None
     strays_killed: int = 0
     error: str = ""  # the kernel could not be started or run at all
@@ -174,6 +174,12 @@ class Watchdog:
             self.timed_out.append(self.current)
         if self.uid is not None:
             kill_uid_processes(self.uid)
+        else:
+            kill_kernels()
+
+    def stop_without_handover(self) -> None:
+        """The kernel never handed itself to the judge (its notebook broke the handover, or it hangs)."""
+        self._kill_kernel("handover")
 
     def _watch(self) -> None:
         next_process_check = 0.0
@@ -262,7 +268,7 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
 
     try:
         report = judge_notebook(nb, JudgedTests(**job.tests), execute, job.cell_timeout, uid=uid, cpus=tuple(cpus),
-                                threads=settings.threads)
+                                threads=settings.threads, stop_kernel=watchdog.stop_without_handover)
         result.judge = report.to_dict()
     finally:
         if uid is not None:
@@ -291,6 +297,8 @@ def not_run_reason(result: ExecutionResult) -> str | None:
         return None
     if result.killed_for == "timeout" or (result.stop is not None and result.stop.kind is StopKind.TIMEOUT):
         return "not run: the kernel was stopped after a cell ran past the time limit"
+    if result.killed_for == "handover":
+        return "not run: the kernel did not hand itself to the judge and was stopped"
     if result.killed_for == "output":
         return f"not run: the kernel was stopped after writing more than {MAX_OUTPUT_BYTES // 2**20} MB of output"
     if result.error:

@@ -27,8 +27,12 @@ def main() -> None:
     from tito.judge.notebook import JudgedTests
 
     judge = Judge(float(job["timeout"]), kill=session_killer(job.get("uid")))
-    protocol.write(json.dumps({"port": judge.port, "token": judge.token}) + "\n")
-    protocol.flush()
+    def say(message: dict) -> None:
+        protocol.write(json.dumps(message) + "\n")
+        protocol.flush()
+
+    say({"port": judge.port, "token": judge.token})
+    judge.on_handover = lambda: say({"handed_over": True})
 
     def wait_for_finish() -> None:
         sys.stdin.readline()  # "finished", or end of file when the caller is gone
@@ -42,8 +46,7 @@ def main() -> None:
     finally:
         judge.listener.close()
         judge.kernel_finished.wait()  # the caller reads the report once the notebook has run
-        protocol.write(json.dumps(report.to_dict()) + "\n")
-        protocol.flush()
+        say(report.to_dict())
 
 
 if __name__ == "__main__":

@@ -101,6 +101,7 @@ class Judge:
         self.listener.settimeout(0.25)
         self.port = self.listener.getsockname()[1]
         self.kernel_finished = threading.Event()
+        self.on_handover: Callable[[], None] = lambda: None
         self.control: socket.socket | None = None
         self._control_ids = iter(range(1, 1 << 30))
 
@@ -170,6 +171,7 @@ class Judge:
             return
         self.control, _ = accepted
         report.handed_over = True
+        self.on_handover()
         try:
             names = self._control_request("names")
             report.signs = [str(s)[:300] for s in names.get("signs", [])][:20]

@@ -14,6 +14,8 @@ import ast
 import copy
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,6 +24,7 @@ from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, Verdict
 from tito.judge.server import serve_cell_source
 
 SERVE_CELL_KEY = "tito_judge_serve"
+STOP_GRACE_SECONDS = 20.0  # a cell this long past its time limit has a wedged kernel (the grader's watchdog acts first)
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -71,7 +74,7 @@ class JudgedTests:
 
 def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any], float]], None],
                    test_timeout: float, uid: int | None = None, cpus: tuple[int, ...] = (),
-                   threads: int | None = None) -> JudgeReport:
+                   threads: int | None = None, stop_kernel: Callable[[], None] | None = None) -> JudgeReport:
     """Execute `nb` with `execute(kernel_nb, timeout_of_cell)` while the judge runs `tests` against it;
     the graded cells of `nb` get the verdicts as outputs, its other cells the kernel's outputs.
 
@@ -82,7 +85,11 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
     processes the judge may kill (a session that overran its test).
 
     A graded cell of `nb` that `tests` does not know (one the submission added) fails:
-    only the trusted copy says what is a test.
+    only the trusted copy says what is a test. A kernel that has not handed itself to
+    the judge HANDOVER_SECONDS after its last cell began (its notebook broke the
+    handover), or whose cell is STOP_GRACE_SECONDS past its time limit (wedged: it
+    answers no interrupt), is stopped with `stop_kernel()` (default: kill this
+    process's Jupyter kernels); the tests then fail as not run.
     """
     graded_ids = [str(grade_id(c)) for c in graded_code_cells(nb)]
     known = [g for g in graded_ids if g in tests.cells]
@@ -93,8 +100,15 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
             cell.outputs = []
     budget = test_timeout * (len(known) + 1) + HANDOVER_SECONDS
 
+    serve_started = threading.Event()
+    deadline = [float("inf")]  # when the running cell is overdue: its time limit and a grace
+
     def timeout_of(cell) -> float:
-        return budget if cell.get("metadata", {}).get(SERVE_CELL_KEY) else test_timeout
+        limit = budget if cell.get("metadata", {}).get(SERVE_CELL_KEY) else test_timeout
+        deadline[0] = time.monotonic() + limit + STOP_GRACE_SECONDS
+        if cell.get("metadata", {}).get(SERVE_CELL_KEY):
+            serve_started.set()
+        return limit
 
     job = {"tests": {"cells": {g: tests.cells[g] for g in known}, "setup": tests.setup},
            "timeout": test_timeout, "uid": uid, "cpus": list(cpus)}
@@ -104,9 +118,14 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
         serve = new_code_cell(serve_cell_source("127.0.0.1", judge.port, judge.token))
         serve.metadata[SERVE_CELL_KEY] = True
         kernel_nb.cells.append(serve)
+        ran = threading.Event()
+        watcher = threading.Thread(target=_stop_stuck_kernel, daemon=True,
+                                   args=(serve_started, judge.handed_over, deadline, ran, stop_kernel or kill_kernels))
+        watcher.start()
         try:
             execute(kernel_nb, timeout_of)
         finally:
+            ran.set()
             report = judge.finish(budget)
     kernel_nb.cells.pop()
     verdicts = {v.grade_id: v for v in report.verdicts}
@@ -122,6 +141,32 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
     return report
 
 
+def _stop_stuck_kernel(serve_started: threading.Event, handed_over: threading.Event, deadline: list[float],
+                       ran: threading.Event, stop_kernel: Callable[[], None]) -> None:
+    """Stop the kernel when its last cell began HANDOVER_SECONDS ago and it has not handed itself to
+    the judge, or when a cell is overdue (a kernel wedged by its notebook answers no interrupt)."""
+    handover_due = None
+    while not ran.wait(0.5):
+        now = time.monotonic()
+        if serve_started.is_set() and handover_due is None:
+            handover_due = now + HANDOVER_SECONDS
+        if (handover_due is not None and now > handover_due and not handed_over.is_set()) or now > deadline[0]:
+            stop_kernel()
+            return
+
+
+def kill_kernels() -> None:
+    """Kill the Jupyter kernels this process started (`tito module test` runs one at a time)."""
+    import psutil
+
+    for child in psutil.Process().children():
+        try:
+            if any("ipykernel" in part for part in child.cmdline()):
+                child.kill()
+        except psutil.Error:
+            pass
+
+
 class JudgeError(RuntimeError):
     """The judge process itself failed: not the submission's doing."""
 
@@ -130,8 +175,8 @@ class JudgeProcess:
     """`python -m tito.judge` as seen from the process that runs the notebook.
 
     Protocol over the judge's stdin and stdout, one JSON line each: the job in; the
-    listening port and token out; "finished" in when the notebook has run; the
-    report out.
+    listening port and token out; `{"handed_over": true}` out when the notebook's
+    process has connected; "finished" in when the notebook has run; the report out.
     """
 
     def __init__(self, job: dict, threads: int | None):
@@ -159,6 +204,23 @@ class JudgeProcess:
         except BaseException:
             self.close()
             raise
+        self.handed_over = threading.Event()
+        self._report: dict | None = None
+        self._report_ready = threading.Event()
+        threading.Thread(target=self._read_messages, name="judge-messages", daemon=True).start()
+
+    def _read_messages(self) -> None:
+        for line in self.process.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if message == {"handed_over": True}:
+                self.handed_over.set()
+            else:
+                self._report = message
+                break
+        self._report_ready.set()
 
     def __enter__(self) -> "JudgeProcess":
         return self
@@ -187,7 +249,9 @@ class JudgeProcess:
             self.process.stdin.flush()
         except OSError:
             pass
-        data = self._read_line(timeout)
+        if not self._report_ready.wait(timeout) or self._report is None:
+            raise JudgeError(f"the judge process gave no report: {self._log_tail()}")
+        data = self._report
         return JudgeReport(verdicts=[Verdict(**v) for v in data.get("verdicts", [])],
                            handed_over=bool(data.get("handed_over")), signs=list(data.get("signs", [])),
                            detail=str(data.get("detail", "")))
