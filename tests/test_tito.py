@@ -78,8 +78,8 @@ def test_module_test_reports_each_graded_test_with_points(tmp_path):
     assert "local score 60/100" in out
     saved = json.loads((root / ".tito" / "results" / "01_scratch.json").read_text())
     assert saved["score"] == 60 and saved["max_score"] == 100
-    assert [t["name"] for t in saved["inline"]] == ["test_unit_double_even", "test_unit_double_one"]
-    assert [t["passed"] for t in saved["inline"]] == [True, False]
+    assert [t["tests"] for t in saved["graded"]] == [["test_unit_double_even"], ["test_unit_double_one"]]
+    assert [t["points"] for t in saved["graded"]] == [60, 0]
 
 
 @pytest.mark.slow
@@ -147,10 +147,11 @@ def test_module_test_gives_no_points_to_cells_after_a_dead_kernel(tmp_path):
     root = make_scratch_project(tmp_path)
     path = write_scratch_module(root, "01_scratch")
     source = path.read_text(encoding="utf-8")
-    # the kernel dies inside the first graded cell; the second one never runs
-    path.write_text(source.replace("test_unit_double_even()\n", "test_unit_double_even()\nimport os; os._exit(1)\n", 1),
+    # the kernel dies in a cell after the first graded one: the judge never gets the notebook's process
+    path.write_text(source.replace("test_unit_double_even()\n", "test_unit_double_even()\n\n# %%\nimport os; os._exit(1)\n", 1),
                     encoding="utf-8")
     result = run_tito("module", "test", "01", cwd=root)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "0/40" in result.stdout and "not run: the kernel stopped before this cell" in result.stdout
+    assert "0/60" in result.stdout and "0/40" in result.stdout
+    assert "not run: the notebook's process never reached the judge" in result.stdout
     assert "local score" in result.stdout and "/100" in result.stdout

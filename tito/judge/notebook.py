@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from tito.cells import grade_id, graded_code_cells, is_graded_code
+from tito.errors import TitoError
 from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, Verdict, trusted_setup_source
 from tito.judge.server import serve_cell_source
 
@@ -167,7 +168,7 @@ def kill_kernels() -> None:
             pass
 
 
-class JudgeError(RuntimeError):
+class JudgeError(TitoError):
     """The judge process itself failed: not the submission's doing."""
 
 
