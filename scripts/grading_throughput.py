@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.grading_support import solved_release, write_notebook
+from tests.grading_support import reference_course
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,26 +56,17 @@ def main() -> None:
     args = parser.parse_args()
 
     from tito.grading.outcomes import load_outcome
-    from tito.grading.course import collect, generate, release, submit
-    from tito.grading.paths import CoursePaths
     from tito.project import resolve_module
 
     module = resolve_module(args.module, REPO)
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="tito-throughput-") as tmp:
-        course = CoursePaths(Path(tmp) / "course")
-        generate(module, course)
-        release(module.key, course)
-        reference = write_notebook(solved_release(course, module.key), Path(tmp) / "reference.ipynb")
-        students = [f"student{i:03d}" for i in range(args.submissions)]
-        for student in students:
-            submit(course, module.key, student, reference)
-        collect(module.key, course)
+        course, students, reference = reference_course(Path(tmp), module, args.submissions)
         env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
 
         plain = timed([str(bin_dir / "nbgrader"), "autograde", module.key, "--force"], course.root, env)
         plain_scores = scores(course, module.key)
-        tito_autograde = [str(bin_dir / "tito"), "nbgrader", "autograde", module.key, "--course", str(course.root)]
+        tito_autograde = [str(bin_dir / "tito"), "nbgrader", "autograde", module.key, "--course", str(course.root), "--force"]
         single = None
         if args.with_one_worker:
             single = timed([*tito_autograde, "--workers", "1"], REPO, env)

@@ -58,3 +58,21 @@ def truncated(nb) -> str:
     """The notebook's JSON cut off halfway: a corrupt upload."""
     text = nbformat.writes(nb)
     return text[: len(text) // 2]
+
+
+def reference_course(folder: Path, module, submissions: int) -> tuple[CoursePaths, list[str], Path]:
+    """A course under `folder` where `submissions` students submitted `module`'s reference solution, collected.
+
+    Returns the course, the students and the reference notebook.
+    """
+    from tito.grading.course import collect, generate, release, submit
+
+    course = CoursePaths(folder / "course")
+    generate(module, course)
+    release(module.key, course)
+    reference = write_notebook(solved_release(course, module.key), folder / "reference.ipynb")
+    students = [f"student{i:03d}" for i in range(submissions)]
+    for student in students:
+        submit(course, module.key, student, reference)
+    collect(module.key, course)
+    return course, students, reference

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -12,6 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import run_tito
+from tito.errors import TitoError
 from tito.cells import SOLUTION
 from tito.grading.leaks import find_leaks, html_text, notebook_text, secret_lines
 from tito.grading.paths import COURSE_DIR_ENV, course_dir, notebook_id
@@ -174,13 +178,59 @@ def test_launcher_masks_everything_but_the_system_and_what_the_kernel_needs():
     assert split_arguments(["--x", "-f", "/run/k.json", "--y"]) == ("/run/k.json", ["--x", "--y"])
 
 
+def test_project_in_a_private_tmp_folder_gets_no_mask_under_tmp():
+    # `mktemp -d` makes /tmp/tmp.XXXX with mode 0700; the sandbox user cannot enter it, but the kernel's
+    # fresh /tmp has no such folder to mask: the environment inside it is bound back instead
+    private = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+        venv = private / "project" / ".venv"
+        venv.mkdir(parents=True)
+        masks = masked_paths([venv, Path("/usr/lib")])
+        assert not [m for m in masks if m == Path("/tmp") or Path("/tmp") in m.parents], masks
+        assert Path("/usr") not in masks
+    finally:
+        shutil.rmtree(private)
+
+
+def test_execution_job_and_result_travel_as_json_and_come_back_equal():
+    from tito.grading.execution import ExecutionJob, ExecutionResult
+    from tito.grading.plain import from_plain, to_json
+
+    job = ExecutionJob("ada", "01_tensor", '{"cells": []}', 30,
+                       SandboxSettings(limits=SandboxLimits(memory_mb=512), cpus=(0, 1), hide=("/a/b.py",)))
+    text = to_json(job)
+    assert json.loads(text)["settings"]["limits"]["memory_mb"] == 512
+    assert from_plain(ExecutionJob, json.loads(text)) == job
+    data = json.loads(text)
+    data["added_by_a_newer_sender"] = {"verdicts": []}  # unknown fields from a newer sender are ignored
+    assert from_plain(ExecutionJob, data) == job
+
+
+def test_worker_reply_carries_the_result_and_who_ran_it():
+    from tito.grading.execution import ExecutionResult
+    from tito.grading.executors import decode_reply, encode_reply
+    from tito.notebook_run import Stop, StopKind
+
+    result = ExecutionResult("ada", "01_tensor", '{"cells": []}', stop=Stop(StopKind.TIMEOUT, 2, "CellTimeoutError"),
+                             timed_out_cells=[2], kernel_died=True, killed_for="timeout", died_in_cell=2,
+                             strays_killed=1, seconds=1.5)
+    done = decode_reply("ada", encode_reply("tcp://10.0.0.7:40001", result))
+    assert (done.key, done.worker, done.result, done.lost, done.refused) == ("ada", "tcp://10.0.0.7:40001", result,
+                                                                            False, "")
+    refused = decode_reply("bob", encode_reply("tcp://10.0.0.8:40001", refused="died twice"))
+    assert (refused.result, refused.refused) == (None, "died twice")
+    with pytest.raises(TitoError, match="runs tito 0.0.9"):
+        decode_reply("cyd", encode_reply("w", mismatch="grading worker w runs tito 0.0.9"))
+
+
 # ------------------------------------------------------------------ CLI errors
 
 
 def test_cli_lists_its_actions():
     result = run_tito("nbgrader", "--help")
     assert result.returncode == 0
-    for action in ("init", "generate", "release", "collect", "autograde", "feedback", "report", "status"):
+    for action in ("init", "generate", "release", "collect", "autograde", "worker", "feedback", "report", "status"):
         assert action in result.stdout
 
 

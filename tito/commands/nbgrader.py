@@ -1,4 +1,4 @@
-"""tito nbgrader init | generate | release | submit | collect | autograde | feedback | report | status"""
+"""tito nbgrader init | generate | release | submit | collect | autograde | worker | feedback | report | status"""
 
 from __future__ import annotations
 
@@ -41,9 +41,21 @@ def register(subparsers) -> None:
     autograde.add_argument("module", metavar="MODULE")
     autograde.add_argument("--student", action="append", metavar="S", help="only this student (repeatable)")
     autograde.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1), metavar="N",
-                           help="submissions graded at once (default: CPU count)")
+                           help="submissions graded at once on this machine (default: CPU count; "
+                           "with --cluster the workers' slots decide)")
     autograde.add_argument("--timeout", type=int, default=GRADING_CELL_TIMEOUT, metavar="SECONDS",
                            help=f"seconds allowed per cell (default: {GRADING_CELL_TIMEOUT})")
+    autograde.add_argument("--cluster", metavar="ADDRESS",
+                           help="run the kernels on the Dask workers of the scheduler at ADDRESS (tcp://HOST:8786)")
+    autograde.add_argument("--force", action="store_true",
+                           help="grade again what is already graded (default: only what has no grade yet)")
+    worker = action("worker", run_worker, "make this machine a grading worker of the Dask scheduler at ADDRESS")
+    worker.add_argument("scheduler", metavar="SCHEDULER_ADDRESS", help="e.g. tcp://grader-head:8786")
+    worker.add_argument("--slots", type=int, default=max(1, os.cpu_count() or 1), metavar="N",
+                        help="submissions graded at once on this machine (default: CPU count)")
+    worker.add_argument("--name", metavar="NAME", help="worker name shown in outcomes (default: Dask's)")
+    worker.add_argument("--check-only", action="store_true",
+                        help="check versions and the sandbox, install its kernel, then exit (for batch-job prologues)")
     feedback = action("feedback", run_feedback, "feedback HTML for every graded submission (no hidden tests)")
     feedback.add_argument("module", metavar="MODULE")
     report = action("report", run_report, "scores, statuses and failing tests of every student as CSV or JSON")
@@ -143,6 +155,7 @@ def run_collect(args: argparse.Namespace) -> int:
 
 
 def run_autograde(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from tito.console import console, table as new_table
     from tito.grading.autograding import autograde
@@ -152,32 +165,65 @@ def run_autograde(args: argparse.Namespace) -> int:
     key = resolve_course_module(args.module, course)
     progress = Progress(TextColumn("[bold]autograde {task.fields[module]}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console)
-    task = progress.add_task("grading", total=None, module=key)
+    task = progress.add_task("grading", total=None, module=key, start=False)
 
     def started(total: int) -> None:
+        # the bar appears only once grading starts: a check that fails first leaves just its red line
+        progress.start()
         progress.update(task, total=total)
+        progress.start_task(task)
 
     def finished(outcome) -> None:
         colour = STATUS_COLOURS.get(outcome.status, "white")
         progress.console.print(
             f"  [{colour}]{outcome.status:>8}[/] {outcome.student}: {outcome.score:g}/{outcome.max_score:g}"
-            f" ({outcome.seconds:.1f}s){'  ' + outcome.detail if outcome.detail else ''}", highlight=False)
+            f" ({outcome.seconds:.1f}s){'  ' + outcome.detail if outcome.detail else ''}"
+            f"{'  [dim]on ' + escape(outcome.worker) + '[/]' if outcome.worker else ''}", highlight=False)
         progress.advance(task)
 
-    with progress:
+    try:
         outcomes = autograde(course, key, students=args.student, workers=args.workers,
                              cell_timeout=args.timeout, project_root=root,
-                             on_outcome=finished, on_start=started)
+                             on_outcome=finished, on_start=started, cluster=args.cluster, force=args.force)
+    finally:
+        progress.stop()
     if not outcomes:
-        console.print(f"[yellow]no collected submissions of {key}:[/] run `tito nbgrader collect {key}` first")
+        from tito.grading.course import submitted_students
+
+        if submitted_students(course, key):
+            console.print(f"[green]every submission of {key} is graded already:[/] --force grades them again")
+        else:
+            console.print(f"[yellow]no collected submissions of {key}:[/] run `tito nbgrader collect {key}` first")
         return 0
-    table = new_table(f"{key}: {len(outcomes)} submission(s) graded with {args.workers} worker(s)",
+    where = f"on the Dask cluster at {args.cluster}" if args.cluster else f"with {args.workers} worker(s)"
+    table = new_table(f"{key}: {len(outcomes)} submission(s) graded {where}",
                       ("student", "score", "status", "failing tests"))
     for outcome in sorted(outcomes, key=lambda o: o.student):
         colour = STATUS_COLOURS.get(outcome.status, "white")
         table.add_row(outcome.student, f"{outcome.score:g}/{outcome.max_score:g}", f"[{colour}]{outcome.status}[/]",
                       ", ".join(outcome.failing_tests))
     console.print(table)
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from tito.console import console
+    from tito.errors import TitoError
+    from tito.grading.cluster import describe_versions, prepare_worker, serve_worker
+
+    if args.slots < 1:
+        raise TitoError(f"--slots must be at least 1, got {args.slots}")
+    with console.status("checking versions and the grading sandbox"):
+        versions = prepare_worker(args.scheduler)
+    console.print(f"[green]sandbox ready[/] ({describe_versions(versions)}): a kernel started and ran a cell")
+    if args.check_only:
+        return 0
+
+    def ready(address: str) -> None:
+        console.print(f"[green]grading worker {address}[/] with {args.slots} slot(s), "
+                      f"connected to {args.scheduler}; Ctrl-C stops it", highlight=False)
+
+    serve_worker(args.scheduler, args.slots, args.name, on_ready=ready)
     return 0
 
 

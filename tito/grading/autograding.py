@@ -21,6 +21,7 @@ submission's outcome (`tito.grading.outcomes`) is saved as it finishes.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import warnings
@@ -34,7 +35,7 @@ from tito.cells import grade_id
 from tito.errors import TitoError
 from tito.grading.config import GRADING_CELL_TIMEOUT, course_config, nbgrader_error
 from tito.grading.course import require_course, submitted_students
-from tito.grading.execution import ExecutionJob, ExecutionResult, init_worker, mark_cells_not_run, run_job
+from tito.grading.execution import ExecutionJob, ExecutionResult, mark_cells_not_run
 from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, SandboxSettings
@@ -43,9 +44,6 @@ from tito.judge.signs import tampering_in_source
 from tito.locked_cells import Tampering, find_tampering
 from tito.notebook_run import score_executed_notebook
 from tito.notebooks import write_atomic
-
-MAX_ATTEMPTS = 2  # a submission whose worker process died is retried once in a fresh worker
-
 
 def hidden_package_files(project_root: Path | None, module_key: str) -> list[str]:
     """The package files of the graded module and every later one (reference solutions), with their bytecode."""
@@ -238,11 +236,15 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
               cell_timeout: int = GRADING_CELL_TIMEOUT, limits: SandboxLimits | None = None,
               project_root: Path | None = None,
               on_outcome: Callable[[Outcome], None] | None = None,
-              on_start: Callable[[int], None] | None = None) -> list[Outcome]:
-    """Grade the collected submissions of `module_key` (all, or `students`) with `workers` kernels at once.
+              on_start: Callable[[int], None] | None = None,
+              cluster: str | None = None, force: bool = False) -> list[Outcome]:
+    """Grade the collected submissions of `module_key` (all, or `students`) with `workers` kernels at once,
+    or on the Dask cluster whose scheduler is at `cluster`.
 
     Every submission ends with an Outcome (saved under course/outcomes), whatever
-    its notebook does; `on_outcome` is called as each one finishes.
+    its notebook does; `on_outcome` is called as each one finishes. Submissions
+    already graded (an outcome newer than the submission) are left alone unless
+    `force`. A preflight notebook runs in the sandbox before anybody is graded.
     """
     require_course(course)
     if workers < 1:
@@ -254,9 +256,6 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
         unknown = [s for s in students if s not in available]
         if unknown:
             raise TitoError(f"no collected submission of {module_key} from {', '.join(unknown)}: run `tito nbgrader collect`")
-    todo = deque(students or available)
-    if on_start is not None:
-        on_start(len(todo))
     settings = SandboxSettings(limits=limits or SandboxLimits(),
                                hide=tuple(hidden_package_files(project_root, module_key)))
     outcomes: list[Outcome] = []
@@ -269,74 +268,25 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
 
     from sqlalchemy.exc import SAWarning
 
+    from tito.grading.dispatch import grade_all, make_executor, needs_grading
     from tito.grading.sandbox import install_kernel_spec
 
     with _course_lock(course), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session warnings, not ours to act on
-        install_kernel_spec()
+        todo = deque(s for s in students or available if force or needs_grading(course, module_key, s))
+        if not todo:
+            if on_start is not None:
+                on_start(0)
+            return outcomes
         grader = Autograder(course, module_key, cell_timeout, settings)
-        _grade_all(grader, todo, workers, record)
+        if not cluster:
+            install_kernel_spec()
+        with contextlib.closing(make_executor(workers, cluster)) as executor:
+            executor.preflight(settings)
+            if on_start is not None:
+                on_start(len(todo))
+            grade_all(grader, todo, executor, record)
     return outcomes
-
-
-def _grade_all(grader: Autograder, todo: deque, workers: int, record: Callable[[Outcome], None]) -> None:
-    """Step 1 and 3 here, step 2 in a pool of `workers` processes, until every submission has an outcome."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    context = multiprocessing.get_context("spawn")
-
-    def new_pool() -> ProcessPoolExecutor:
-        slots = context.Queue()
-        for slot in range(workers):
-            slots.put(slot)
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker,
-                                   initargs=(slots, workers))
-
-    pool = new_pool()
-    running: dict = {}
-    try:
-        while todo or running:
-            # one job more than there are workers, so that a worker never waits for step 1
-            while todo and len(running) < workers + 1:
-                prepared = grader.prepare(todo.popleft())
-                if isinstance(prepared, Outcome):
-                    record(prepared)
-                    continue
-                prepared.attempts += 1
-                running[pool.submit(run_job, prepared.job)] = prepared
-            if not running:
-                continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            retry: list[PreparedSubmission] = []
-            for future in done:
-                prepared = running.pop(future)
-                try:
-                    result = ExecutionResult.from_json(future.result())
-                except BrokenProcessPool:
-                    retry.append(prepared)
-                    continue
-                except Exception as exc:  # a bug in the worker, not the student's doing
-                    result = ExecutionResult(prepared.student, grader.module, error=f"grading worker failed: {exc}")
-                if result.notebook_json is None:
-                    record(grader.failed(prepared.student, result.error or "no notebook came back", prepared.started))
-                else:
-                    record(grader.finish(prepared, result))
-            if retry:
-                # a worker process died: the pool and every job still in it are lost; start again
-                retry.extend(running.values())
-                running.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = new_pool()
-                for prepared in retry:
-                    if prepared.attempts >= MAX_ATTEMPTS:
-                        record(grader.failed(prepared.student, "the grading worker process died twice", prepared.started))
-                        continue
-                    prepared.attempts += 1
-                    running[pool.submit(run_job, prepared.job)] = prepared
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _course_lock(course: CoursePaths):

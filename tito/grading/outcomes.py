@@ -29,6 +29,7 @@ class Outcome:
     seconds: float = 0.0
     in_gradebook: bool = False
     graded_at: str = ""
+    worker: str = ""  # who executed it: a local pool process or a Dask worker's address
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -116,7 +116,9 @@ def masked_paths(visible: list[Path]) -> list[Path]:
             if not os.stat(ancestor).st_mode & stat.S_IXOTH:
                 masks.append(ancestor)
                 break
-    return _outermost(masks)
+    # Under /tmp or /dev/shm nothing needs a mask: the fresh scratch tmpfs already hides it all, and the
+    # private folder (`mktemp -d`) is not there to mount on; the visible paths inside are bound back.
+    return _outermost(m for m in masks if not any(_under(m, scratch) for scratch in SCRATCH_DIRS))
 
 
 def enter_private_view(settings: SandboxSettings, uid: int) -> None:
