@@ -215,7 +215,7 @@ def test_worker_reply_carries_the_result_and_who_ran_it():
     result = ExecutionResult("ada", "01_tensor", '{"cells": []}', stop=Stop(StopKind.TIMEOUT, 2, "CellTimeoutError"),
                              timed_out_cells=[2], kernel_died=True, killed_for="timeout", died_in_cell=2,
                              strays_killed=1, seconds=1.5)
-    done = decode_reply("ada", encode_reply("tcp://10.0.0.7:40001", result))
+    done = decode_reply("ada", encode_reply("tcp://10.0.0.7:40001", result.to_json()))
     assert (done.key, done.worker, done.result, done.lost, done.refused) == ("ada", "tcp://10.0.0.7:40001", result,
                                                                             False, "")
     refused = decode_reply("bob", encode_reply("tcp://10.0.0.8:40001", refused="died twice"))

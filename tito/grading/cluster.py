@@ -163,7 +163,7 @@ def run_cluster_job(job_json: str, context: dict) -> str:
         job = from_plain(ExecutionJob, json.loads(job_json))
         job = replace(job, settings=replace(job.settings, hide=_rebased(job.settings.hide, context["package_root"])))
         uid, cpus = _sandbox_slot(get_worker().state.nthreads)
-        return encode_reply(address, execute_in_sandbox(job, uid, cpus))
+        return encode_reply(address, execute_in_sandbox(job, uid, cpus).to_json())
 
     return guarded_run(context, execute)
 

@@ -29,10 +29,10 @@ from tito.grading.plain import from_plain
 LOCAL_MAX_ATTEMPTS = 2  # a job whose pool process died runs once more in a fresh process
 
 
-def encode_reply(worker: str, result: ExecutionResult | None = None, refused: str = "", mismatch: str = "") -> str:
-    """What a worker sends back for one job: JSON text only (the result in its own JSON form)."""
-    return json.dumps({"worker": worker, "result": result.to_json() if result is not None else None,
-                       "refused": refused, "mismatch": mismatch})
+def encode_reply(worker: str, result_json: str | None = None, refused: str = "", mismatch: str = "") -> str:
+    """What a worker sends back for one job: JSON text only (the result in its own JSON form,
+    `ExecutionResult.to_json`)."""
+    return json.dumps({"worker": worker, "result": result_json, "refused": refused, "mismatch": mismatch})
 
 
 @dataclass
