@@ -313,6 +313,14 @@ def time_kernel(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[An
 #   machine gives two independent copies of the same kind of work, measured in the
 #   same rounds: the same verdict on a 2-core laptop as on a 64-core server, and on
 #   a busy machine as on a quiet one (Part 4 explains the numbers).
+# - **Two places, one verdict.** Here the tests run in your notebook. For your score
+#   (`tito module test`) and your grade they run in a separate, trusted process that
+#   calls your functions in yours: the clock is the grader's, so a kernel can only
+#   be measured slower, never faster, than it is. The *structure* checks (which
+#   pieces `run_in_parallel` received, how many BLAS threads ran meanwhile, which
+#   threads ran a batch) are different: they ask your process what happened, and your
+#   process answers. They are observations it reports, not measurements the grader
+#   makes; the speed checks are what a kernel cannot talk its way through.
 
 # %% nbgrader={"grade": false, "grade_id": "kernels-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import gc
