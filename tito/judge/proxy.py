@@ -104,6 +104,7 @@ class JudgeSession:
         self.codec = JudgeCodec(self)
         self.streams = (sys.stdout, sys.stderr)  # where the judge's own output went when the test began
         self.output: list[str] = []
+        self.released: list[int] = []  # handles whose proxies are gone: freed there with the next request
         self.peer = Peer(sock, self._answer, name="judge").start()
 
     def remaining(self) -> float:
@@ -114,6 +115,9 @@ class JudgeSession:
 
     def request(self, op: str, args: list, **extra: Any) -> Any:
         tree, buffers = self.codec.encode(args)
+        released, self.released = self.released, []
+        if released:
+            extra["release"] = released
         reply, rbufs = self.peer.request(op, {**extra, "args": tree}, buffers, timeout=self.remaining())
         return self.codec.decode(reply.get("value"), rbufs)
 
@@ -214,6 +218,13 @@ class RemoteObject:
         object.__setattr__(obj, "_j_type", type_name)
         object.__setattr__(obj, "_j_global", global_name)
         return obj
+
+    def __del__(self) -> None:
+        # the student's process may free the object too, as the notebook would (a timed kernel's
+        # results would otherwise pile up there, and every call would fault in fresh memory)
+        session, oid = object.__getattribute__(self, "_j_session"), object.__getattribute__(self, "_j_id")
+        if session is not None and oid is not None:
+            session.released.append(oid)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith(_LOCAL_ONLY_PREFIXES) or name in _LOCAL_ONLY_NAMES:

@@ -138,6 +138,10 @@ class Session:
 
     def answer(self, op: str, header: dict, buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         codec = self.codec
+        for index in header.get("release", []):  # the judge dropped its proxies of these
+            if isinstance(index, int) and 0 <= index < len(codec.objects):
+                codec.objects[index] = None
+                codec.resident.discard(index)
         args = codec.decode(header.get("args", {"$": "list", "v": []}), buffers)
         if op == "global":
             name = str(header["name"])
