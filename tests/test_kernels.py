@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -39,6 +40,7 @@ from tinytorch.core.kernels import (
     PARALLEL_RELU_MIN_ELEMENTS,
     SMALL_MATRIX_ROWS,
     blas_single_thread,
+    blocks,
     cache_friendly_matmul,
     choose_block_size,
     int8_matmul,
@@ -415,6 +417,37 @@ def test_nested_run_in_parallel_finishes_when_every_worker_is_busy():
     assert sorted(done) == [(i, i + 1) for i in range(8)]
 
 
+def test_run_in_parallel_keeps_a_bounded_crew_and_reuses_it_after_errors():
+    def crew_size():
+        return sum(thread.name == "tinytorch-worker" for thread in threading.enumerate())
+
+    def fail_everywhere(lo, hi):
+        raise LookupError(f"piece {lo}")
+
+    run_in_parallel(lambda lo, hi: None, split_range(3, 3))
+    before = crew_size()
+    for _ in range(20):
+        with pytest.raises(LookupError, match="piece 0"):  # the caller's own piece fails first
+            run_in_parallel(fail_everywhere, split_range(3, 3))
+        run_in_parallel(lambda lo, hi: None, split_range(3, 3))
+    assert crew_size() == before  # every failed region gave its workers back, finished
+
+
+def test_claim_workers_waits_for_every_started_piece_when_the_region_fails():
+    finished = []
+
+    def slow(lo, hi):
+        time.sleep(0.05)
+        finished.append(lo)
+
+    with pytest.raises(RuntimeError, match="caller failed"):
+        with kernels.claim_workers(2) as workers:
+            for worker, lo in zip(workers, (1, 2)):
+                worker.start(slow, lo, lo + 1)
+            raise RuntimeError("caller failed")
+    assert sorted(finished) == [1, 2]  # both pieces were done before the region ended
+
+
 def test_parallel_kernels_work_in_a_forked_child():
     code = ("import os, numpy as np\n"
             "from tinytorch.core.kernels import matmul_parallel, parallel_relu\n"
@@ -486,7 +519,7 @@ def test_blas_single_thread_restores_only_when_the_last_overlapping_region_ends(
         with blas_single_thread():
             second_in.set()
             first_out.wait(5)
-            seen["regions"], seen["limited"] = kernels._blas_regions, kernels._blas_limiter is not None
+            seen["regions"], seen["limited"] = kernels._blas_regions, kernels._blas_saved is not None
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
@@ -494,7 +527,7 @@ def test_blas_single_thread_restores_only_when_the_last_overlapping_region_ends(
     for thread in threads:
         thread.join(10)
     assert seen == {"regions": 1, "limited": True}
-    assert kernels._blas_regions == 0 and kernels._blas_limiter is None
+    assert kernels._blas_regions == 0 and kernels._blas_saved is None
 
 
 def test_time_kernel_returns_result_and_microseconds():
@@ -742,6 +775,43 @@ def test_quantize_rejects_non_finite(bad):
         quantize_symmetric(bad)
     with pytest.raises(ValueError, match="inf or nan"):
         quantize_symmetric(bad, scale=1.0)
+
+
+@given(x=float_arrays_any_shape(bound=1000.0), block=st.integers(1, 9),
+       scale=st.one_of(st.none(), st.floats(1e-3, 100.0)))
+def test_quantize_block_by_block_equals_the_whole_array_steps(x, block, scale):
+    """The fused passes give exactly what numpy's whole-array steps give, whatever the block size."""
+    with patch.object(kernels, "FUSED_BLOCK_ELEMENTS", block):
+        q, used = quantize_symmetric(x, scale)
+    if scale is None:
+        peak = float(np.max(np.abs(x))) if x.size else 0.0
+        assert used == (peak / INT8_LIMIT if peak > 0 else 1.0)
+    work = x.dtype if used >= np.finfo(x.dtype).tiny else np.float64  # the spec's division dtype
+    reference = np.clip(np.rint(np.divide(x, used, dtype=work)), -INT8_LIMIT, INT8_LIMIT)
+    assert q.shape == x.shape and q.dtype == np.int8
+    np.testing.assert_array_equal(q, reference.astype(np.int8))
+
+
+def test_quantize_across_real_blocks_finds_the_peak_and_a_nan_in_the_last_block():
+    size = 3 * kernels.FUSED_BLOCK_ELEMENTS + 5
+    x = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    x[-2] = -4.0  # the largest magnitude sits in the last, partial block
+    column = np.stack([x, np.zeros_like(x)], axis=1)[:, 0]  # a strided view: made contiguous first
+    assert not column.flags.c_contiguous
+    q, scale = quantize_symmetric(column)
+    assert scale == np.float32(4.0) / INT8_LIMIT and q.shape == (size,) and q[-2] == -INT8_LIMIT
+    np.testing.assert_array_equal(q, np.rint(x / np.float32(scale)).astype(np.int8))
+    x[-1] = np.nan
+    with pytest.raises(ValueError, match="inf or nan"):
+        quantize_symmetric(x)
+
+
+def test_blocks_cover_the_range_in_order():
+    assert list(blocks(0)) == []
+    assert list(blocks(7, 3)) == [(0, 3), (3, 6), (6, 7)]
+    assert list(blocks(kernels.FUSED_BLOCK_ELEMENTS + 1)) == [(0, kernels.FUSED_BLOCK_ELEMENTS),
+                                                             (kernels.FUSED_BLOCK_ELEMENTS,
+                                                              kernels.FUSED_BLOCK_ELEMENTS + 1)]
 
 
 @given(pair=int8_matrix_pairs(max_dim=12, max_k=64))
