@@ -166,20 +166,21 @@ def main() -> None:
                                       "--slots", "1", "--name", f"cpu{cpu}"], Path(tmp) / f"worker{len(workers)}.log"))
                 wait_for_workers(address, len(workers))
 
+            def grade_both(slots: int) -> None:
+                """`repeats` gradings on the local pool and on the cluster, taking turns, both with `slots` workers."""
+                plural = "worker" if slots == 1 else "workers"
+                for _ in range(args.repeats):
+                    for name, where in ((f"local pool, {slots} {plural}", {"workers": slots}),
+                                        (f"Dask, {slots} {plural}", {"cluster": address})):
+                        runs[name].append(grade(course, module.key, students, lost_points.setdefault(name, []),
+                                                **where))
+
             add_worker()
-            for _ in range(args.repeats):
-                runs["local pool, 1 worker"].append(grade(course, module.key, students, lost_points.setdefault("local pool, 1 worker", []),
-                                          workers=1))
-                runs["Dask, 1 worker"].append(grade(course, module.key, students, lost_points.setdefault("Dask, 1 worker", []),
-                                          cluster=address))
+            grade_both(1)
             dask_trip = dask_round_trip(address, payload)
             local_trip = local_round_trip(payload)
             add_worker()
-            for _ in range(args.repeats):
-                runs["local pool, 2 workers"].append(grade(course, module.key, students, lost_points.setdefault("local pool, 2 workers", []),
-                                          workers=2))
-                runs["Dask, 2 workers"].append(grade(course, module.key, students, lost_points.setdefault("Dask, 2 workers", []),
-                                          cluster=address))
+            grade_both(2)
         finally:
             for process in [*workers, scheduler]:
                 stop(process)

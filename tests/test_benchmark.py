@@ -35,7 +35,7 @@ from tito.benchmark import (
     run_kernel_benchmark,
     write_outputs,
 )
-from tito.benchmark_goals import GOALS
+from tito.benchmark_goals import GOALS, QUIET_SPREAD, is_quiet, judge
 from tito.benchmark_measure import (
     Contender,
     background_load,
@@ -107,7 +107,41 @@ def test_machine_section(written):
         assert key in machine, key
     assert machine["device"] == "cpu"
     assert machine["peak_gflops"] > 0 and machine["memory_bandwidth_gbs"] > 0
+    assert machine["peak_gflops"] >= machine["peak_gflops_at_start"] > 0
     assert machine["ridge_point_flop_per_byte"] == pytest.approx(machine["peak_gflops"] / machine["memory_bandwidth_gbs"])
+
+
+def test_the_compute_roof_is_the_fastest_product_of_the_run(written):
+    """No matmul row can sit above the roof: the peak is at least every correct row's GFLOP/s."""
+    rows = [row for row in written["matmul"] if row["correct"]]
+    assert written["machine"]["peak_gflops"] == max([written["machine"]["peak_gflops_at_start"]]
+                                                    + [row["gflops"] for row in rows])
+    assert all(row["fraction_of_attainable"] <= 1.0 + 1e-12 for row in rows)
+
+
+def test_rows_of_one_size_share_one_measured_footprint_bandwidth(written):
+    for family in ("matmul", "relu"):
+        for size in {row["size"] for row in written[family]}:
+            slopes = {row["attainable_gbs"] for row in written[family] if row["size"] == size}
+            assert len(slopes) == 1 and slopes.pop() > 0
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_copy_bandwidth_counts_read_and_write_of_the_whole_footprint(monkeypatch, threads):
+    import tito.benchmark_measure as measure
+
+    copies = []
+
+    def two_samples(contenders, samples, rounds=1, settle_seconds=0.0):
+        (contender,) = contenders
+        contender.call()  # the real threaded copy, once
+        copies.append(True)
+        return {contender.name: measure.Timing(samples=[0.004, 0.002, 0.003])}
+
+    monkeypatch.setattr(measure, "time_blocks", two_samples)
+    nbytes = (1 << 20) + 12
+    assert measure.copy_bandwidth(nbytes, threads, 3, 0.0) == pytest.approx(2 * nbytes / 0.003 / 1e9)
+    assert copies == [True]
 
 
 def test_settle_time_is_the_kernels_modules_constant(written):
@@ -157,7 +191,8 @@ def test_every_sample_is_kept_and_the_time_is_their_median(written):
 
 
 def assert_derived_numbers(row, flops, bytes_moved, machine):
-    peak, bandwidth = machine["peak_gflops"], machine["memory_bandwidth_gbs"]
+    peak, bandwidth = machine["peak_gflops"], row["attainable_gbs"]
+    assert bandwidth >= machine["memory_bandwidth_gbs"]  # a footprint's best copy, never below main memory's
     assert row["flops"] == flops and row["bytes_moved"] == bytes_moved
     assert row["intensity_flop_per_byte"] == pytest.approx(flops / bytes_moved)
     assert row["gflops"] == pytest.approx(flops / row["seconds"] / 1e9, rel=1e-12)
@@ -341,3 +376,31 @@ def test_quantize_reference_is_symmetric_int8(x):
     assert scale > 0
     assert np.all(np.abs(q) <= 127)
     assert np.all(np.abs(q * scale - x) <= scale / 2 + 1e-9)
+
+
+def test_a_comparison_is_quiet_only_when_every_median_is_near_its_fastest_sample():
+    from tito.benchmark_measure import Timing
+
+    steady = Timing(samples=[1.0, 1.1, 1.2])
+    assert is_quiet({"a": steady, "b": Timing(samples=[2.0, 2.0, 2.0])})
+    stalled = Timing(samples=[5.0, 50.0, 55.0])  # a fresh-memory stall in most samples: median 10x the fastest
+    assert not is_quiet({"a": steady, "b": stalled})
+    edge = Timing(samples=[1.0, QUIET_SPREAD, QUIET_SPREAD])
+    assert is_quiet({"edge": edge})
+
+
+def test_a_disturbed_goal_never_passes():
+    from tito.benchmark_measure import Timing
+
+    timings = {"kernel": Timing(samples=[1.0, 1.0, 1.0])}
+    assert judge("quantized_vs_vectorized", 8, 0.9, timings, quiet=True).passed
+    unquiet = judge("quantized_vs_vectorized", 8, 0.9, timings, quiet=False)
+    assert not unquiet.passed and unquiet.quiet is False
+
+
+def test_every_goal_says_whether_it_was_measured_quietly(written):
+    for target in written["targets"]:
+        assert isinstance(target["quiet"], bool)
+        assert target["quiet"] or not target["passed"]
+        for attempt in target["disturbed_attempts"]:
+            assert set(attempt) == set(target["samples"])

@@ -49,8 +49,11 @@ def write_chart(results: KernelBenchmark, path: Path) -> Path:
 
     for kernel, rows in relu_kernels.items():
         relu_axis.plot([r.size for r in rows], [r.gbs for r in rows], marker="^", color=colour[kernel], label=kernel)
-    relu_axis.axhline(bandwidth, color="black", linestyle="--", linewidth=1,
-                      label=f"measured copy {bandwidth:.1f} GB/s")
+    footprints = sorted({(r.size, r.attainable_gbs) for r in results.relu if r.attainable_gbs})
+    relu_axis.plot([size for size, _ in footprints], [gbs for _, gbs in footprints], color="black", linestyle="--",
+                   linewidth=1, label="best copy of the same footprint (the roof)")
+    relu_axis.axhline(bandwidth, color="grey", linestyle=":", linewidth=1,
+                      label=f"main-memory copy, 1 thread {bandwidth:.1f} GB/s")
     relu_axis.set(xscale="log", yscale="log", xlabel="elements (float32)", ylabel="GB/s = bytes read + written / time",
                   title="ReLU bandwidth")
     relu_axis.legend(fontsize=8)
@@ -60,7 +63,7 @@ def write_chart(results: KernelBenchmark, path: Path) -> Path:
     intensities = [r.intensity_flop_per_byte for r in every]
     grid = np.geomspace(min(intensities + [ridge]) / 4, max(intensities + [ridge]) * 4, 200)
     roofline.plot(grid, np.minimum(peak, grid * bandwidth), color="black", linewidth=2,
-                  label=f"min({peak:.0f} GFLOP/s, I × {bandwidth:.1f} GB/s)")
+                  label=f"min({peak:.0f} GFLOP/s, I × {bandwidth:.1f} GB/s main memory)")
     roofline.axvline(ridge, color="grey", linestyle=":", linewidth=1, label=f"ridge point {ridge:.1f} FLOP/byte")
     for kernels, marker in ((matmul_kernels, "o"), (relu_kernels, "^")):
         for kernel, rows in kernels.items():
@@ -80,7 +83,7 @@ def write_chart(results: KernelBenchmark, path: Path) -> Path:
     for position, share in enumerate(shares):
         fractions.text(share, position, f" {share:.1%}", va="center", fontsize=8)
     fractions.axvline(1.0, color="black", linestyle="--", linewidth=1)
-    fractions.set(xscale="log", xlabel="GFLOP/s ÷ attainable = min(peak, I × bandwidth)",
+    fractions.set(xscale="log", xlabel="GFLOP/s ÷ attainable = min(peak, I × copy bandwidth of the footprint)",
                   title="Fraction of attainable, largest size")
     fractions.invert_yaxis()
 

@@ -86,6 +86,31 @@ def one_blas_thread() -> Limit:
     return lambda: controller.limit(limits=1, user_api="blas")
 
 
+def copy_bandwidth(nbytes: int, threads: int, samples: int, settle_seconds: float) -> float:
+    """GB/s of copying `nbytes` between two preallocated arrays, split over `threads` threads at once.
+
+    Read and write are both counted (2 * nbytes per copy), as a kernel's bytes moved
+    are. No page faults (the destination is touched before timing) and no
+    arithmetic: the most data movement of that footprint this machine gives.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    src = np.ones(max(1, nbytes // 4), np.float32)
+    dst = np.zeros_like(src)
+    parts = np.linspace(0, src.size, threads + 1).astype(int)
+    pieces = [(src[lo:hi], dst[lo:hi]) for lo, hi in zip(parts[:-1], parts[1:]) if hi > lo]
+    with ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1)) as pool:
+        def copy() -> None:
+            futures = [pool.submit(np.copyto, into, part) for part, into in pieces[1:]]
+            np.copyto(pieces[0][1], pieces[0][0])
+            for future in futures:
+                future.result()
+
+        timing = time_blocks([Contender(f"copy, {threads} threads", copy)], samples,
+                             settle_seconds=settle_seconds)[f"copy, {threads} threads"]
+    return 2 * src.nbytes / timing.median / 1e9
+
+
 # ---------------------------------------------------------------- inputs and references
 
 

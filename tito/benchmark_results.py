@@ -23,7 +23,8 @@ class KernelRow:
     flops: int
     bytes_moved: int
     intensity_flop_per_byte: float
-    attainable_gflops: float
+    attainable_gflops: float | None = None
+    attainable_gbs: float | None = None  # the copy bandwidth of this footprint, the roof's memory slope
     seconds: float | None = None
     samples: list[float] = field(default_factory=list)
     correct: bool = False

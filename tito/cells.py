@@ -12,6 +12,8 @@ what tito.grading imports must start fast.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from tito.errors import TitoError
@@ -92,6 +94,14 @@ class ParsedSource:
 
     def inside(self) -> set[int]:
         return {index for region in self.regions for index in range(region.begin + 1, region.end)}
+
+
+_TEST_DEF_RE = re.compile(r"^def (test_\w+)\s*\(", re.MULTILINE)
+
+
+def defined_tests(source: str) -> list[str]:
+    """The names of the `test_*` functions a cell's source defines at its top level, in order."""
+    return _TEST_DEF_RE.findall(source)
 
 
 def parse_regions(source: str, delimiters: Delimiters) -> ParsedSource:

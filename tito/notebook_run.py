@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from tito.cells import graded_code_cells, grade_id, is_graded_code
+from tito.cells import defined_tests, graded_code_cells, grade_id, is_graded_code
 
 NOT_RUN_ENAME = "NotRun"
 MAX_STDERR_MESSAGE = 300  # characters of a graded cell's stderr quoted as its failure
-_TEST_DEF_RE = re.compile(r"^def (test_\w+)\s*\(", re.MULTILINE)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -169,7 +168,7 @@ def score_executed_notebook(nb) -> NotebookScore:
         points, max_points = determine_grade(cell)
         graded.append(GradedTest(
             grade_id=grade_id(cell) or cell.get("id", "?"),
-            tests=_TEST_DEF_RE.findall(cell.source),
+            tests=defined_tests(cell.source),
             points=float(points or 0.0),
             max_points=float(max_points),
             message="" if points == max_points else cell_failure_message(cell),

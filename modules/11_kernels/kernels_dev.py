@@ -1269,10 +1269,9 @@ for block in (32, 64, 128, 256, 512):
 #   free core, every time — about 0.1 ms on a quiet machine, often milliseconds on
 #   a busy one;
 # - handing a piece to a kept worker is one lock released and, at the end, one lock
-#   waited on (`Worker`, given). A general-purpose pool (`ThreadPoolExecutor`) adds
-#   a queue, a future and a condition on each side: tens of microseconds a call,
-#   about 1% of a 1024 x 1024 product on 2 cores, which is the margin between a
-#   parallel product and BLAS's own threads;
+#   waited on (`Worker`, given); a region takes idle workers and starts a new one
+#   when none is idle (`claim_workers`), so it never waits for a busy worker and a
+#   parallel region inside a piece of another one cannot wait forever;
 # - tiny inputs are not split at all: below `SMALL_MATRIX_ROWS` rows one plain
 #   product is faster, and below `PARALLEL_RELU_MIN_ELEMENTS` elements ReLU stays
 #   vectorized.
@@ -1288,6 +1287,13 @@ for block in (32, 64, 128, 256, 512):
 #   2x on 2 cores (1.9–2.0x measured here), somewhat less than 8x on 8. On 64
 #   cores, n = 512 gives each worker only 8 rows — little work per thread start and
 #   per pass over B — so the gain stays far below 64x; larger matrices get closer.
+#   A row split also pays a cost BLAS's own threads do not: BLAS copies ("packs")
+#   B into a layout its inner loop reads fastest, and each worker's call packs all
+#   of B for its share of the rows, where BLAS's threads share one packed copy. On
+#   the machine this course was written on, one thread's product of 512 of 1024 rows
+#   took 6.20 ms against 6.02 ms for half of the whole product: a perfect two-way
+#   row split reaches about 0.97 of numpy's own two-thread `@`, and more workers
+#   pack B more times.
 # - **Memory-bound** work, like ReLU (1/8 FLOP per byte), waits for memory. One core
 #   cannot use the whole memory bandwidth, so a second core helps — but all cores
 #   share the same memory channels, and a fresh output costs the operating system a

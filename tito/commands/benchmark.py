@@ -70,8 +70,9 @@ def render(results) -> None:
                   f"({machine['physical_cores']} physical), {machine['memory_total_bytes'] / 2**30:.1f} GiB RAM, "
                   f"device {machine['device']}", highlight=False)
     console.print(f"caches: {caches}; BLAS: {blas}", highlight=False)
-    console.print(f"measured peak: {machine['peak_gflops']:.1f} GFLOP/s (float32 matmul n=1024), "
-                  f"{machine['memory_bandwidth_gbs']:.1f} GB/s (stream copy); ridge point "
+    console.print(f"measured peak: {machine['peak_gflops']:.1f} GFLOP/s (the fastest float32 product of the run; "
+                  f"{machine['peak_gflops_at_start']:.1f} at start-up, n=1024), "
+                  f"{machine['memory_bandwidth_gbs']:.1f} GB/s (main-memory copy, 1 thread); ridge point "
                   f"{machine['ridge_point_flop_per_byte']:.1f} FLOP/byte", highlight=False)
     load = results.load
     colour = "yellow" if load["other_cpu_percent"] > BUSY_PERCENT else "default"
@@ -110,6 +111,11 @@ def render(results) -> None:
         busy = t.load.get("other_cpu_percent")
         table.add_row(t.description, _number(t.kernel_gain, ".2f"), _number(t.machine_gain, ".2f"),
                       f"{measured} {t.unit}", f"{t.comparison} {t.mark:g} {t.unit}",
-                      "[green]pass[/]" if t.passed else "[red]miss[/]",
+                      "[green]pass[/]" if t.passed else "[red]miss[/]" if t.quiet else "[yellow]disturbed[/]",
                       f"[{'yellow' if busy > BUSY_PERCENT else 'default'}]{busy:.0f}%[/]" if busy is not None else "—")
     console.print(table)
+    if any(not t.quiet for t in results.targets):
+        from tito.benchmark_goals import QUIET_SPREAD, TARGET_ATTEMPTS
+
+        console.print(f"[yellow]disturbed: in each of {TARGET_ATTEMPTS} attempts some contender's median sample was "
+                      f"over {QUIET_SPREAD}x its fastest, so no verdict was given; rerun on a quiet machine[/]")

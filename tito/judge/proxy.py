@@ -204,6 +204,13 @@ def _binary(name: str, reflected: bool = False):
     return lambda self, other: _op(name, self, other)
 
 
+def _conversion(kind: type):
+    """`__bool__`, `__len__`, `__int__`, ...: the builtin runs on the student's side; its answer is
+    converted again here, so the caller gets a real bool, int, float or complex."""
+    convert = int if kind is len else kind
+    return lambda self: convert(_builtin(kind.__name__, self))
+
+
 class RemoteObject:
     """A proxy for one object of the student's process (or, with `_j_global`, for a global name)."""
 
@@ -249,20 +256,8 @@ class RemoteObject:
     def __format__(self, spec: str) -> str:
         return _builtin("format", self, spec)
 
-    def __bool__(self) -> bool:
-        return bool(_builtin("bool", self))
-
-    def __len__(self) -> int:
-        return int(_builtin("len", self))
-
-    def __int__(self) -> int:
-        return int(_builtin("int", self))
-
-    def __float__(self) -> float:
-        return float(_builtin("float", self))
-
-    def __complex__(self) -> complex:
-        return complex(_builtin("complex", self))
+    __bool__, __len__, __int__ = _conversion(bool), _conversion(len), _conversion(int)
+    __float__, __complex__ = _conversion(float), _conversion(complex)
 
     def __index__(self) -> int:
         return int(_op("index", self))

@@ -26,7 +26,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import re
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -36,7 +35,6 @@ from typing import Any, Callable
 RESULTS_ENV = "TITO_TEST_RESULTS"
 POINTS_ENV = "TITO_TEST_POINTS"
 SESSION_ENV = "JPY_SESSION_NAME"  # set by the Jupyter server for the kernels of a notebook
-_TEST_DEF_RE = re.compile(r"^def (test_\w+)\s*\(", re.MULTILINE)
 
 
 @dataclass
@@ -58,7 +56,7 @@ class GradedCell:
 
 def graded_cells_of(nb: dict) -> list[GradedCell]:
     """The graded code cells of a notebook (plain JSON or nbformat) with the tests each defines."""
-    from tito.cells import grade_id, is_graded_code, points
+    from tito.cells import defined_tests, grade_id, is_graded_code, points
 
     found = []
     for cell in nb.get("cells", []):
@@ -66,7 +64,7 @@ def graded_cells_of(nb: dict) -> list[GradedCell]:
             continue
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source  # a notebook file may store lines
-        found.append(GradedCell(grade_id(cell) or "?", points(cell), _TEST_DEF_RE.findall(source)))
+        found.append(GradedCell(grade_id(cell) or "?", points(cell), defined_tests(source)))
     return found
 
 
