@@ -200,6 +200,10 @@ def thread_id():
 def is_main_thread():
     return threading.current_thread() is threading.main_thread()
 
+def start_spinner():
+    """A busy Python thread: it takes the GIL whenever the main thread lets go of it."""
+    threading.Thread(target=lambda: [None for _ in iter(int, 1)], daemon=True).start()
+
 def with_callback(func):
     return threading.get_ident(), func()
 '''
@@ -345,6 +349,17 @@ def test_in_student_process_reaches_the_student_modules():
         assert seeded_draw() != first
     """)})
     assert verdicts(report) == {"seed": (True, "")}, report
+
+
+def test_requests_one_after_another_all_run_in_the_students_main_thread():
+    """The judge sends its next request the moment it has a reply: that request must still find the
+    student's main thread free (a thread of its own would, for one, escape OpenBLAS's thread limit)."""
+    report = judge({"main": textwrap.dedent("""
+        start_spinner()  # contention for the GIL, as a parallel kernel's threads make it
+        where = [is_main_thread() for _ in range(300)]
+        assert all(where), f"{where.count(False)} of 300 calls ran outside the student's main thread"
+    """)}, timeout=60)
+    assert verdicts(report) == {"main": (True, "")}, report
 
 
 def test_an_endless_or_dying_call_fails_its_test_and_the_next_test_still_runs():

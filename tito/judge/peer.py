@@ -71,11 +71,7 @@ class Peer:
             header, buffers = inbox.get()
             if header is None:
                 return
-            self._main_busy = True
-            try:
-                self._answer(header, buffers, spawned=False)
-            finally:
-                self._main_busy = False
+            self._answer(header, buffers, spawned=False)  # the reader marked this thread busy for it
 
     def request(self, op: str, header: dict, buffers: list[bytes] = (), timeout: float | None = None
                 ) -> tuple[dict, list[bytes]]:
@@ -149,7 +145,11 @@ class Peer:
                     continue
                 if "reply_to" in header:
                     continue  # the answer to a request nobody waits for any more (timed out)
-                if self._main_inbox is not None and not self._main_busy:
+                with self._state_lock:  # busy from the hand-over until its reply is on its way
+                    to_main = self._main_inbox is not None and not self._main_busy
+                    if to_main:
+                        self._main_busy = True
+                if to_main:
                     self._main_inbox.put_nowait((header, buffers))
                     continue
                 if not self._answering.acquire(blocking=False):
@@ -175,6 +175,12 @@ class Peer:
             self._local.route = outer
             if spawned:
                 self._answering.release()
+            else:
+                # Free before the reply leaves: the other side's next request, sent once it has the reply,
+                # must find this thread free, or it would run in a thread of its own (where OpenBLAS, for
+                # one, ignores a thread limit the main thread did not set).
+                with self._state_lock:
+                    self._main_busy = False
         try:
             send_frame(self.sock, {**reply, "reply_to": rid}, bufs, self._send_lock)
         except (OSError, TypeError, ValueError) as exc:
