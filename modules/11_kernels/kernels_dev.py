@@ -1298,10 +1298,10 @@ for block in (32, 64, 128, 256, 512):
 #   A row split also pays a cost BLAS's own threads do not: BLAS copies ("packs")
 #   B into a layout its inner loop reads fastest, and each worker's call packs all
 #   of B for its share of the rows, where BLAS's threads share one packed copy. On
-#   the machine this course was written on (n = 1024, four runs), one thread's
-#   product of 512 rows took at most 2% longer than half of its whole product, but
+#   the machine this course was written on (n = 1024, six runs), one thread's
+#   product of 512 rows took at most 2.4% longer than half of its whole product, but
 #   the two pieces running at once, each reading and packing all of B, slowed each
-#   other by 3–5%: the row split reached 0.95–0.96 of numpy's own two-thread `@`,
+#   other by 2–5%: the row split reached 0.95–0.97 of numpy's own two-thread `@`,
 #   which itself was twice as fast as one thread. More workers pack B more times.
 # - **Memory-bound** work, like ReLU (1/8 FLOP per byte), waits for memory. One core
 #   cannot use the whole memory bandwidth, so a second core helps — but all cores
