@@ -214,7 +214,7 @@ def run_kernel_benchmark(quick: bool = False, progress: Progress | None = None) 
             apply_roofline(rows, machine["peak_gflops"],
                            footprint_bandwidth(rows[0].bytes_moved, cores, machine["memory_bandwidth_gbs"], settle))
     targets = measure_targets(kernels, quick, settle, progress)
-    load = background_load(start, cpu_snapshot(), psutil.cpu_count() or 1)
+    load = background_load(start, cpu_snapshot(), cores)
     return KernelBenchmark(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         quick=quick,

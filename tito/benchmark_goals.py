@@ -17,6 +17,7 @@ keeps every sample next to its median.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -32,6 +33,8 @@ from tito.benchmark_measure import (
     measure_import_time,
     one_blas_thread,
     relu_input,
+    run_at_once,
+    thread_parts,
     time_blocks,
 )
 
@@ -116,16 +119,6 @@ def is_quiet(timings: dict[str, Timing]) -> bool:
     return all(timing.median <= QUIET_SPREAD * min(timing.samples) for timing in timings.values())
 
 
-@dataclass
-class Comparison:
-    """The timings of the attempt that counts (the first quiet one, else the last) and the earlier ones."""
-
-    timings: dict[str, Timing]
-    load: dict[str, float]
-    quiet: bool
-    disturbed: list[dict[str, list[float]]] = field(default_factory=list)
-
-
 def judge(name: str, size: int, measured: float, timings: dict[str, Timing] | None = None,
           load: dict[str, float] | None = None, holds: bool = True, **extra: Any) -> Target:
     """The Target of goal `name`: passed when `measured` meets the mark, `holds` (e.g. exactness) and was quiet."""
@@ -157,17 +150,15 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
         timings = measure()
         return timings, background_load(start, cpu_snapshot(), cores)
 
-    def compare(*contenders: Contender, samples: int = repeats) -> Comparison:
+    def compare(*contenders: Contender, samples: int = repeats) -> dict[str, Any]:
+        """`judge`'s timing arguments: the first quiet attempt, else the last, and the samples of those before."""
         disturbed = []
         for _ in range(TARGET_ATTEMPTS):
             timings, load = timed(lambda: time_blocks(list(contenders), samples, rounds, settle_seconds))
-            if is_quiet(timings):
-                return Comparison(timings, load, True, disturbed)
+            quiet = is_quiet(timings)
+            if quiet or len(disturbed) == TARGET_ATTEMPTS - 1:
+                return {"timings": timings, "load": load, "quiet": quiet, "disturbed_attempts": disturbed}
             disturbed.append({name: timing.samples for name, timing in timings.items()})
-        return Comparison(timings, load, False, disturbed[:-1])
-
-    def verdict(c: Comparison) -> dict[str, Any]:
-        return {"timings": c.timings, "load": c.load, "quiet": c.quiet, "disturbed_attempts": c.disturbed}
 
     targets = []
     n = sizes["matmul"]
@@ -176,35 +167,31 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
     c = compare(Contender("matmul_parallel", lambda: kernels.matmul_parallel(a, b)),
                 Contender("numpy @", lambda: a @ b),
                 Contender("numpy @, 1 BLAS thread", lambda: a @ b, one_blas_thread()))
-    t = c.timings
+    t = c["timings"]
     single = t["numpy @, 1 BLAS thread"].median
     kernel_gain, machine_gain = single / t["matmul_parallel"].median, single / t["numpy @"].median
-    targets.append(judge("matmul_parallel_vs_numpy", n, kernel_gain / machine_gain, **verdict(c),
+    targets.append(judge("matmul_parallel_vs_numpy", n, kernel_gain / machine_gain, **c,
                          kernel_gain=kernel_gain, machine_gain=machine_gain))
 
     elements = sizes["relu"]
     workers = min(kernels.DEFAULT_NUM_WORKERS, cpu_count())
     x = relu_input(elements)
-    bounds = np.linspace(0, elements, workers + 1).astype(int)
+    parts = thread_parts(elements, workers)
     progress(f"goal: parallel_relu against the machine's {workers}-thread streaming gain, {elements:.0e} elements")
     with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as pool:
         def threads_into_one_fresh_output() -> np.ndarray:
             out = np.empty_like(x)
-            parts = [(x[lo:hi], out[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
-            futures = [pool.submit(np.maximum, part, 0, out=into) for part, into in parts[1:]]
-            np.maximum(parts[0][0], 0, out=parts[0][1])
-            for future in futures:
-                future.result()
+            run_at_once(pool, [partial(np.maximum, x[lo:hi], 0, out=out[lo:hi]) for lo, hi in parts])
             return out
 
         c = compare(Contender("parallel_relu", lambda: kernels.parallel_relu(x)),
                     Contender("vectorized_relu", lambda: kernels.vectorized_relu(x)),
                     Contender(f"numpy maximum, {workers} threads", threads_into_one_fresh_output),
                     Contender("numpy maximum, 1 thread", lambda: np.maximum(x, 0)))
-    t = c.timings
+    t = c["timings"]
     kernel_gain = t["vectorized_relu"].median / t["parallel_relu"].median
     machine_gain = t["numpy maximum, 1 thread"].median / t[f"numpy maximum, {workers} threads"].median
-    targets.append(judge("parallel_relu_vs_machine", elements, kernel_gain / machine_gain, **verdict(c),
+    targets.append(judge("parallel_relu_vs_machine", elements, kernel_gain / machine_gain, **c,
                          kernel_gain=kernel_gain, machine_gain=machine_gain, details={"workers": workers}))
 
     n = sizes["quantized"]
@@ -214,18 +201,18 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
     exact = exact_integer_product(kernels, a8, b8)
     c = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a, b)),
                 Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)))
-    t = c.timings
+    t = c["timings"]
     targets.append(judge("quantized_vs_vectorized", n, t["matmul_vectorized"].median / t["quantized_matmul"].median,
-                         **verdict(c), holds=exact, details={"exact_integer_product": exact}))
+                         **c, holds=exact, details={"exact_integer_product": exact}))
 
     n = sizes["matmul"]
     a, b = matmul_inputs(n)
     progress(f"goal: matmul_cache_optimized against numpy @, n={n}")
     c = compare(Contender("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b)),
                 Contender("numpy @", lambda: a @ b))
-    t = c.timings
+    t = c["timings"]
     targets.append(judge("cache_optimized_vs_blas", n, t["matmul_cache_optimized"].median / t["numpy @"].median,
-                         **verdict(c)))
+                         **c))
 
     n = sizes["int32"]
     a8, b8 = int8_inputs(n)
@@ -234,9 +221,9 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
     exact = exact_integer_product(kernels, a8, b8)
     c = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)),
                 Contender("numpy int32 @", lambda: a32 @ b32), samples=min(repeats, INT32_REPEATS))
-    t = c.timings
+    t = c["timings"]
     targets.append(judge("quantized_vs_numpy_int32", n, t["numpy int32 @"].median / t["quantized_matmul"].median,
-                         **verdict(c), holds=exact, details={"exact_integer_product": exact}))
+                         **c, holds=exact, details={"exact_integer_product": exact}))
 
     n = sizes["overhead"]
     a, b = matmul_inputs(n)

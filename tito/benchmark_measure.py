@@ -86,6 +86,24 @@ def one_blas_thread() -> Limit:
     return lambda: controller.limit(limits=1, user_api="blas")
 
 
+def thread_parts(size: int, threads: int) -> list[tuple[int, int]]:
+    """`(lo, hi)` of `threads` contiguous, non-empty parts of range(size), as even as they come."""
+    bounds = np.linspace(0, size, threads + 1).astype(int)
+    return [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
+def run_at_once(pool, calls: list[Callable[[], Any]]) -> None:
+    """Run `calls[0]` in this thread while `pool` runs the others; return when all are done.
+
+    The machine's own reference for a parallel kernel: plain threads of a
+    `ThreadPoolExecutor`, independent of the kernels under test.
+    """
+    futures = [pool.submit(call) for call in calls[1:]]
+    calls[0]()
+    for future in futures:
+        future.result()
+
+
 def copy_bandwidth(nbytes: int, threads: int, samples: int, settle_seconds: float) -> float:
     """GB/s of copying `nbytes` between two preallocated arrays, split over `threads` threads at once.
 
@@ -94,20 +112,15 @@ def copy_bandwidth(nbytes: int, threads: int, samples: int, settle_seconds: floa
     arithmetic: the most data movement of that footprint this machine gives.
     """
     from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
 
     src = np.ones(max(1, nbytes // 4), np.float32)
     dst = np.zeros_like(src)
-    parts = np.linspace(0, src.size, threads + 1).astype(int)
-    pieces = [(src[lo:hi], dst[lo:hi]) for lo, hi in zip(parts[:-1], parts[1:]) if hi > lo]
-    with ThreadPoolExecutor(max_workers=max(1, len(pieces) - 1)) as pool:
-        def copy() -> None:
-            futures = [pool.submit(np.copyto, into, part) for part, into in pieces[1:]]
-            np.copyto(pieces[0][1], pieces[0][0])
-            for future in futures:
-                future.result()
-
-        timing = time_blocks([Contender(f"copy, {threads} threads", copy)], samples,
-                             settle_seconds=settle_seconds)[f"copy, {threads} threads"]
+    copies = [partial(np.copyto, dst[lo:hi], src[lo:hi]) for lo, hi in thread_parts(src.size, threads)]
+    name = f"copy, {threads} threads"
+    with ThreadPoolExecutor(max_workers=max(1, len(copies) - 1)) as pool:
+        timing = time_blocks([Contender(name, lambda: run_at_once(pool, copies))], samples,
+                             settle_seconds=settle_seconds)[name]
     return 2 * src.nbytes / timing.median / 1e9
 
 
