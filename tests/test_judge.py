@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from helpers import REPO
-from tito.judge.judge import Judge, JudgeReport
+from tito.judge.judge import Judge, JudgeReport, TrustedSetup
+from tito.judge.signs import assigned_names
 from tito.judge.proxy import JudgeCodec
 from tito.judge.wire import (MAX_HEADER_BYTES, Codec, ConnectionLost, ProtocolError, RemoteError, encode_error,
                              rebuild_error, recv_frame, send_frame)
@@ -208,11 +209,14 @@ def with_callback(func):
     return threading.get_ident(), func()
 '''
 
-SETUP = "import contextlib\nimport io\nimport threading\nimport numpy as np\n"
+SETUP = "import contextlib\nimport io\nimport threading\nimport numpy as np\nfrom tito.tools.judging import plain\n"
 
 
-def judge(tests: dict[str, str], student: str = STUDENT, timeout: float = 20) -> JudgeReport:
-    """Run `tests` ({grade_id: source}) in a Judge against a process that exec'd `student` and serves."""
+def judge(tests: dict[str, str], student: str = STUDENT, timeout: float = 20,
+          names: list[str] | None = None, setup: str = SETUP) -> JudgeReport:
+    """Run `tests` ({grade_id: source}) in a Judge against a process that exec'd `student` and serves.
+    `names`: the student names the tests see (the trusted copy's solution names); default: what
+    `student` defines at its top level."""
     judge = Judge(timeout)
     code = textwrap.dedent(f"""
         from tito.judge.server import serve
@@ -226,7 +230,8 @@ def judge(tests: dict[str, str], student: str = STUDENT, timeout: float = 20) ->
     watcher = threading.Thread(target=lambda: (process.wait(), judge.kernel_finished.set()), daemon=True)
     watcher.start()
     try:
-        judge.run(list(tests.items()), SETUP, report)
+        student_names = sorted(assigned_names(student)) if names is None else names
+        judge.run(list(tests.items()), TrustedSetup(setup, student_names), report)
     finally:
         process.kill()
         process.wait()
@@ -242,7 +247,7 @@ def test_proxies_behave_like_the_objects_they_stand_for():
     report = judge({"objects": textwrap.dedent("""
         b = Box([1.0, -2.0, 3.0])
         assert isinstance(b, Box) and not isinstance(3, Box) and Alias is Box
-        assert len(b) == 3 and b[2] == 3.0
+        assert plain(b.values.shape) == (3,) and b[2] == 3.0
         total = b + 1
         assert isinstance(total, Box) and np.array_equal(np.asarray(total), [2.0, -1.0, 4.0])
         flipped = 1 + b
@@ -251,10 +256,10 @@ def test_proxies_behave_like_the_objects_they_stand_for():
         assert b.values.dtype == np.float32 and np.asarray(b, dtype=np.float64).dtype == np.float64
         with b as inside:
             assert inside.entered
-        assert not b.entered
+        assert plain(b.entered) is False
         b.label = "kept"
-        assert b.label == "kept"
-        assert np.array_equal(double(np.arange(3)), [0, 2, 4]) and calls == 1
+        assert plain(b.label) == "kept"
+        assert np.array_equal(double(np.arange(3)), [0, 2, 4]) and plain(calls) == 1
     """)})
     assert verdicts(report) == {"objects": (True, "")}, report
 
@@ -273,9 +278,16 @@ def test_failures_carry_the_test_message_and_remote_errors_their_type():
     assert got["caught"] == (True, "")
 
 
-def test_arguments_changed_in_place_change_here_too():
-    report = judge({"inplace": "x = np.array([-1.0, 2.0, -3.0])\nrelu_inplace(x)\nassert x.tolist() == [0.0, 2.0, 0.0], x"})
-    assert verdicts(report) == {"inplace": (True, "")}
+def test_arguments_go_by_copy_and_a_test_asks_for_them_back():
+    report = judge({"inplace": textwrap.dedent("""
+        from tito.tools.judging import call_returning_arguments
+        x = np.array([-1.0, 2.0, -3.0])
+        relu_inplace(x)
+        assert x.tolist() == [-1.0, 2.0, -3.0], f"the test's own array changed: {x}"
+        result, (after,) = call_returning_arguments(relu_inplace, x)
+        assert result is None and after.tolist() == [0.0, 2.0, 0.0] and x[0] == -1.0, (result, after, x)
+    """)})
+    assert verdicts(report) == {"inplace": (True, "")}, report
 
 
 def test_callbacks_run_in_the_judge_concurrently_and_nest():
@@ -298,8 +310,8 @@ def test_each_test_gets_a_fresh_copy_of_the_student_process():
     report = judge({
         "patch": "patch_numpy()\nassert numpy_sum([1, 2]) == 42",
         "after": "assert numpy_sum([1, 2]) == 3, 'a patch made during another test leaked into this one'",
-        "count": "double(1)\ndouble(1)\nassert calls == 2, calls",
-        "recount": "double(1)\nassert calls == 1, f'calls from another test leaked: {calls}'",
+        "count": "double(1)\ndouble(1)\nassert plain(calls) == 2, calls",
+        "recount": "double(1)\nassert plain(calls) == 1, f'calls from another test leaked: {calls}'",
     })
     assert verdicts(report) == {g: (True, "") for g in ("patch", "after", "count", "recount")}, report
 
@@ -383,7 +395,7 @@ def test_resident_inputs_are_placed_once_and_their_results_stay_in_the_student_p
         from tito.judge.proxy import RemoteObject
         a = np.arange(6.0).reshape(2, 3)
         (placed,) = resident(a)
-        assert isinstance(placed, RemoteObject) and placed.shape == (2, 3)
+        assert isinstance(placed, RemoteObject) and plain(placed.shape) == (2, 3)
         result = double(placed)
         assert isinstance(result, RemoteObject), "a call on placed inputs keeps its result in the student's process"
         assert np.array_equal(np.asarray(result), a * 2) and result[1, 2] == 10.0

@@ -178,6 +178,8 @@ class Sigmoid(Activation):
 
 # %% nbgrader={"grade": true, "grade_id": "test-sigmoid", "locked": true, "points": 25, "schema_version": 3, "solution": false, "task": false}
 def test_unit_sigmoid():
+    from tito.tools.judging import student_errstate  # NumPy's error handling where your code runs
+
     x = np.linspace(-8, 8, 33)
     got = Sigmoid()(Tensor(x))
     expected = 1 / (1 + np.exp(-x))  # safe here: |x| <= 8
@@ -187,7 +189,7 @@ def test_unit_sigmoid():
 
     extreme = np.array([-1000.0, -100.0, 100.0, 1000.0], dtype=np.float32)
     try:
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
+        with student_errstate(over="raise", invalid="raise", divide="raise"):  # set where your code runs
             got = Sigmoid()(Tensor(extreme))
     except FloatingPointError as err:
         raise AssertionError(f"sigmoid of {extreme.tolist()} should not overflow, but numpy reported: {err}") from None
@@ -289,6 +291,8 @@ class Softmax(Activation):
 
 # %% nbgrader={"grade": true, "grade_id": "test-softmax", "locked": true, "points": 35, "schema_version": 3, "solution": false, "task": false}
 def test_unit_softmax():
+    from tito.tools.judging import student_errstate  # NumPy's error handling where your code runs
+
     hand = Softmax()(Tensor([[0.0, np.log(3.0)], [2.0, 2.0]])).data
     assert np.allclose(hand, [[0.25, 0.75], [0.5, 0.5]]), f"softmax of [0, ln 3] is [1/4, 3/4] and of [2, 2] is [1/2, 1/2]; got {hand}"
 
@@ -304,7 +308,7 @@ def test_unit_softmax():
 
     extreme = np.array([[-1000.0, 0.0, 1000.0], [1000.0, 1000.0, -1000.0]], dtype=np.float32)
     try:
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
+        with student_errstate(over="raise", invalid="raise", divide="raise"):  # set where your code runs
             got = Softmax()(Tensor(extreme))
     except FloatingPointError as err:
         raise AssertionError(f"softmax of {extreme.tolist()} should not overflow, but numpy reported: {err}") from None

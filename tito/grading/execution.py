@@ -62,7 +62,7 @@ class ExecutionJob:
     notebook_json: str
     cell_timeout: int
     settings: SandboxSettings
-    tests: dict = field(default_factory=lambda: {"cells": {}, "setup": ""})  # JudgedTests as a dict: what the judge runs
+    tests: dict = field(default_factory=lambda: {"cells": {}, "setup": "", "student_names": []})  # JudgedTests as a dict: what the judge runs
 
 
 @dataclass

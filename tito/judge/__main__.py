@@ -4,6 +4,11 @@ It reads its job as one JSON line on stdin, pins itself to the job's CPUs before
 NumPy starts BLAS's threads, says where it listens, runs the tests when the
 notebook's process connects, and writes its report as one JSON line. Whatever the
 tests print goes to /dev/null, so that stdout carries only the protocol.
+
+The course package (`tinytorch`) cannot be imported here: in a student's workspace it
+is the student's own export, and on the grader it is the reference solution, and
+neither may stand in for a value the student's process returned. The tests reach
+the student's Tensor and kernels through proxies only.
 """
 
 from __future__ import annotations
@@ -13,8 +18,27 @@ import os
 import sys
 import threading
 
+from tito.judge.judge import COURSE_PACKAGE
+
+
+class CoursePackageBlocked:
+    """A meta path finder that refuses the course package and its submodules."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.split(".")[0] == COURSE_PACKAGE:
+            raise ImportError(f"the judge does not import {name}: the tests use the student's {COURSE_PACKAGE} "
+                              "through proxies")
+        return None
+
+
+def block_course_package() -> None:
+    for name in [n for n in sys.modules if n.split(".")[0] == COURSE_PACKAGE]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, CoursePackageBlocked())
+
 
 def main() -> None:
+    block_course_package()
     job = json.loads(sys.stdin.readline())
     if job.get("cpus") and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, job["cpus"])  # before NumPy starts BLAS's threads, which inherit it
@@ -42,7 +66,7 @@ def main() -> None:
     tests = JudgedTests(**job["tests"])
     report = JudgeReport()
     try:
-        judge.run(list(tests.cells.items()), tests.setup, report)
+        judge.run(list(tests.cells.items()), tests.trusted_setup(), report)
     finally:
         judge.listener.close()
         judge.kernel_finished.wait()  # the caller reads the report once the notebook has run

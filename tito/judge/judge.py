@@ -6,10 +6,11 @@ How one notebook is judged (`tito.judge.notebook.judge_notebook`):
    left empty (the tests, hidden ones included, never enter the student's process)
    and one cell is added at the end that hands the process to the judge
    (`tito.judge.server.serve`).
-2. Meanwhile the judge, in a process of its own, builds the tests' namespace: the imports of
-   the module's locked cells and its test-helper cell (grade id ending in
-   `-test-helpers`), both from the trusted copy of the notebook; then every other
-   name of the student's namespace as a proxy (`tito.judge.proxy`).
+2. Meanwhile the judge, in a process of its own, builds the tests' namespace from the
+   trusted copy of the notebook alone (`trusted_setup`): its own builtins; the locked
+   cells and the test-helper cell run in the judge; a proxy (`tito.judge.proxy`) for
+   each name the solution cells define. What else the student's namespace holds never
+   reaches the tests, and the judge never imports the course package.
 3. For every graded cell, the student's process forks a session, the judge runs the
    cell's trusted source against it, and the verdict is what the judge saw: the cell
    passed when its source ran to the end without an exception.
@@ -18,7 +19,8 @@ How one notebook is judged (`tito.judge.notebook.judge_notebook`):
 
 Whatever the student's code does to its own process (exception handlers, AST
 transformers, patched libraries, a fake `serve`) can change what it answers, never
-how the judge scores the answers.
+how the judge scores the answers: only plain data crosses by value, and a proxy
+refuses to compare, test or count on the student's behalf.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ from typing import Any, Callable
 from tito.cells import grade_id, is_graded, is_locked, is_solution
 from tito.judge import proxy
 from tito.judge.proxy import JudgeSession, global_proxy, set_current_session
+from tito.tools.speed import Inconclusive
 from tito.judge.wire import ConnectionLost, ProtocolError, no_delay, rebuild_error, recv_frame
 
 TEST_HELPERS_SUFFIX = "-test-helpers"
+WORKLOADS_SUFFIX = "-workloads"  # a locked cell of workloads that must run where the student's code measures
+COURSE_PACKAGE = "tinytorch"  # its names are the student's objects, never imported by the judge
 HANDOVER_SECONDS = 30.0  # how long the judge waits for a forked session to connect
 JUDGE_ENAME = "JudgeVerdict"
 
@@ -51,6 +56,7 @@ class Verdict:
     message: str = ""
     error_type: str = ""
     seconds: float = 0.0
+    inconclusive: bool = False  # a check that could not be decided on trusted ground (never a pass)
 
 
 @dataclass
@@ -69,23 +75,65 @@ def is_test_helpers(cell) -> bool:
             and str(grade_id(cell) or "").endswith(TEST_HELPERS_SUFFIX))
 
 
-def trusted_setup_source(trusted_nb) -> str:
-    """The code the judge runs before the tests: the import statements of every locked,
-    non-solution cell, then the test-helper cells whole, in notebook order."""
-    parts = []
+def _imports_course_package(node: ast.stmt) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or "").split(".")[0] == COURSE_PACKAGE and node.level == 0
+    return isinstance(node, ast.Import) and any(a.name.split(".")[0] == COURSE_PACKAGE for a in node.names)
+
+
+def _bound_by_import(node: ast.stmt) -> list[str]:
+    return [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+
+
+@dataclass
+class TrustedSetup:
+    """What the judge takes from the trusted copy of a notebook before any test runs.
+
+    `source`: the code the judge runs in its own process: every locked, non-graded
+    cell (imports, constants, given helpers, the test helpers), in notebook order,
+    without its imports of the course package. `student_names`: the names bound to
+    the student's objects: what the solution cells define, what a workloads cell
+    defines (grade id ending in `-workloads`: code that must run where the student's
+    code measures it), and what the course package's imports bind. Everything else
+    in the tests' namespace is the judge's own.
+    """
+
+    source: str
+    student_names: list[str]
+
+
+def trusted_setup(trusted_nb) -> TrustedSetup:
+    from tito.judge.signs import assigned_names
+
+    parts: list[str] = []
+    student: list[str] = []
     for cell in trusted_nb.cells:
-        if cell.get("cell_type") != "code" or not is_locked(cell) or is_solution(cell) or is_graded(cell):
+        if cell.get("cell_type") != "code" or is_graded(cell):
             continue
+        if is_solution(cell):
+            student.extend(sorted(assigned_names(cell.source)))
+            continue
+        if not is_locked(cell):
+            continue  # demonstrations: neither the tests' nor the student's
         if is_test_helpers(cell):
             parts.append(cell.source)
+            continue
+        if str(grade_id(cell) or "").endswith(WORKLOADS_SUFFIX):
+            student.extend(sorted(assigned_names(cell.source)))
             continue
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:
             continue
-        parts.extend(ast.get_source_segment(cell.source, node) for node in tree.body
-                     if isinstance(node, (ast.Import, ast.ImportFrom)))
-    return "\n".join(p for p in parts if p)
+        kept = []
+        for node in tree.body:
+            if _imports_course_package(node):
+                student.extend(_bound_by_import(node))
+            else:
+                kept.append(node)
+        if kept:
+            parts.append(ast.unparse(ast.Module(body=kept, type_ignores=[])))
+    return TrustedSetup("\n".join(parts), list(dict.fromkeys(student)))
 
 
 class Judge:
@@ -162,8 +210,8 @@ class Judge:
             raise
 
     # -- the whole run
-    def run(self, graded: list[tuple[str, str]], setup_source: str, report: JudgeReport) -> None:
-        """Judge every graded cell `(grade_id, source)`; fills `report`."""
+    def run(self, graded: list[tuple[str, str]], setup: TrustedSetup, report: JudgeReport) -> None:
+        """Judge every graded cell `(grade_id, source)` with the names of `setup`; fills `report`."""
         accepted = self._accept("control", self.kernel_finished.is_set)
         if accepted is None:
             report.detail = "the notebook's process never reached the judge (the notebook stopped early)"
@@ -175,7 +223,7 @@ class Judge:
         try:
             names = self._control_request("names")
             report.signs = [str(s)[:300] for s in names.get("signs", [])][:20]
-            namespace = self._namespace(setup_source, names.get("names", {}))
+            namespace = self._namespace(setup, names.get("names", {}))
         except Exception as exc:  # the namespace could not be read: no test can run
             report.detail = f"the judge could not read the notebook's names: {type(exc).__name__}: {exc}"
             report.verdicts = [Verdict(g, False, report.detail, "JudgeError") for g, _ in graded]
@@ -202,17 +250,23 @@ class Judge:
         self.control.close()
         self.control = None
 
-    def _namespace(self, setup_source: str, student_names: dict) -> "TestNamespace":
+    def _namespace(self, setup: TrustedSetup, facts: dict) -> "TestNamespace":
+        """The tests' globals: the judge's builtins, the setup's names (run here, from the trusted
+        source), and a proxy for each of `setup.student_names` that the setup does not define.
+        `facts` (the student's process's own report of its names) only says which proxies are
+        classes and which names are one object; a name it lists beyond those is ignored."""
         namespace = TestNamespace({"__name__": "__judge__", "__builtins__": builtins})
-        exec(compile(setup_source, "<test setup>", "exec"), namespace)  # trusted: the instructor's source
+        exec(compile(setup.source, "<test setup>", "exec"), namespace)  # trusted: the instructor's source
+        namespace.trusted.update(namespace)
         by_identity: dict[Any, Any] = {}
-        for name, facts in student_names.items():
-            if not (isinstance(name, str) and name.isidentifier()) or name in namespace:
-                continue
-            kind, identity = (facts + [None, None])[:2] if isinstance(facts, list) else (facts, None)
+        for name in setup.student_names:
+            if not name.isidentifier() or name in namespace.trusted or hasattr(builtins, name):
+                continue  # the judge's own names and builtins are never the student's
+            fact = facts.get(name) if isinstance(facts, dict) else None
+            kind, identity = (fact + [None, None])[:2] if isinstance(fact, list) else ("object", None)
             # two names of one object (Linear = Dense) get one proxy, so `Linear is Dense` holds here too
-            key = identity if isinstance(identity, int) else ("name", name)
-            proxy_object = by_identity.setdefault(key, global_proxy(name, str(kind)))
+            key = identity if type(identity) is int else ("name", name)
+            proxy_object = by_identity.setdefault(key, global_proxy(name, "class" if kind == "class" else "object"))
             namespace.bind_student_name(name, proxy_object)
         return namespace
 
@@ -239,9 +293,14 @@ class Judge:
                 message = f"timed out: the test ran past its {self.test_timeout:.0f} s limit ({message})"
             elif isinstance(exc, ConnectionLost):
                 message = f"the student's process died during the test ({exc})"
-            verdict = Verdict(test_id, False, message, type(exc).__name__)
+            # only the judge's own class counts: an exception from the student's process is rebuilt
+            # as another class, whatever its name
+            inconclusive = type(exc) is Inconclusive
+            verdict = Verdict(test_id, False, f"inconclusive: {exc}" if inconclusive else message,
+                              type(exc).__name__, inconclusive=inconclusive)
         finally:
             set_current_session(None)
+            namespace.keep_definitions(source)
         try:
             self.end_session(session, timed_out)
         except Exception:
@@ -251,12 +310,17 @@ class Judge:
 
 
 class TestNamespace(dict):
-    """The tests' globals. `globals()[name] = function` for one of the student's names (a test that
-    wraps a student function to watch it) also rebinds that name in the student's process, and
-    assigning the original proxy back restores the student's own object there."""
+    """The tests' globals. `trusted`: the names the trusted copy defines (the setup, and what graded
+    cells define as they run), `student`: the proxies of the student's names. Every test starts
+    with both bound as they were made; a submission can add or rebind neither.
+
+    `globals()[name] = function` for one of the student's names (a test that wraps a student
+    function to watch it) also rebinds that name in the student's process, and assigning the
+    original proxy back restores the student's own object there."""
 
     def __init__(self, *args: Any):
         super().__init__(*args)
+        self.trusted: dict[str, Any] = {}
         self.student: dict[str, Any] = {}
 
     def bind_student_name(self, name: str, value: Any) -> None:
@@ -264,9 +328,21 @@ class TestNamespace(dict):
         dict.__setitem__(self, name, value)
 
     def reset(self) -> None:
-        """Every student name back to its proxy: what one test rebound does not reach the next."""
+        """Every trusted name to its trusted value and every student name to its proxy: what one
+        test rebound does not reach the next."""
         for name, value in self.student.items():
             dict.__setitem__(self, name, value)
+        for name, value in self.trusted.items():
+            dict.__setitem__(self, name, value)
+
+    def keep_definitions(self, source: str) -> None:
+        """Record the names a graded cell's trusted source defines (its test function, helpers that
+        later cells use) as trusted."""
+        from tito.judge.signs import assigned_names
+
+        for name in assigned_names(source):
+            if name in self:
+                self.trusted[name] = dict.__getitem__(self, name)
 
     def __setitem__(self, name: str, value: Any) -> None:
         dict.__setitem__(self, name, value)

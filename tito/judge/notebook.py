@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from tito.cells import grade_id, graded_code_cells, is_graded_code
 from tito.errors import TitoError
-from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, Verdict, trusted_setup_source
+from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, TrustedSetup, Verdict, trusted_setup
 from tito.judge.server import serve_cell_source
 
 SERVE_CELL_KEY = "tito_judge_serve"
@@ -52,6 +52,10 @@ class JudgedTests:
 
     cells: dict[str, str]
     setup: str
+    student_names: list[str]
+
+    def trusted_setup(self) -> TrustedSetup:
+        return TrustedSetup(self.setup, list(self.student_names))
 
     def setup_names(self) -> set[str]:
         """The names the setup defines for the tests (imports, test helpers)."""
@@ -70,7 +74,9 @@ class JudgedTests:
     @classmethod
     def from_notebook(cls, trusted_nb) -> "JudgedTests":
         cells = {grade_id(c): c.source for c in graded_code_cells(trusted_nb)}
-        return cls(cells={str(k): v for k, v in cells.items()}, setup=trusted_setup_source(trusted_nb))
+        setup = trusted_setup(trusted_nb)
+        return cls(cells={str(k): v for k, v in cells.items()}, setup=setup.source,
+                   student_names=setup.student_names)
 
 
 def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any], float]], None],
@@ -111,7 +117,8 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
             serve_started.set()
         return limit
 
-    job = {"tests": {"cells": {g: tests.cells[g] for g in known}, "setup": tests.setup},
+    job = {"tests": {"cells": {g: tests.cells[g] for g in known}, "setup": tests.setup,
+                     "student_names": list(tests.student_names)},
            "timeout": test_timeout, "uid": uid, "cpus": list(cpus)}
     with JudgeProcess(job, threads) as judge:
         from nbformat.v4 import new_code_cell

@@ -1,11 +1,16 @@
 """Stand-ins, in the judge, for the objects of the student's process.
 
-A graded test runs in the judge with every name of the student's namespace bound
-to a proxy. Using a proxy (calling it, reading an attribute, `+`, `[i]`, `len`,
-`np.asarray`, `isinstance(x, StudentClass)`, `with`) sends one request to the
-student's process and turns the answer back into a value: plain data by value,
-anything else as another proxy. A function of the judge's handed to student code
-(a test's lambda) becomes a callback the student's process can call.
+A graded test runs in the judge with each name the trusted copy's solution cells
+define bound to a proxy. Using a proxy (calling it, reading an attribute, `+`,
+`[i]`, `np.asarray`, `float`, `isinstance(x, StudentClass)`, `with`) sends one
+request to the student's process and turns the answer back into a value: plain
+data by value, anything else as another proxy. A function of the judge's handed to
+student code (a test's lambda) becomes a callback the student's process can call.
+
+A proxy never decides a verdict for the student: `==`, `!=`, ordering, `bool`,
+`len`, `in` and iteration on a proxy raise `StudentObjectError`, since the
+student's process would answer them. A test fetches plain values (`plain(x)`,
+`np.asarray(x)`, `float(x)`) and compares them itself.
 
 A proxy belongs to one session (one graded test's fork of the student's process).
 Proxies of the student's global names are resolved again in every session.
@@ -35,16 +40,14 @@ def set_current_session(session: "JudgeSession | None") -> None:
     _current_session = session
 
 
+class StudentObjectError(TypeError):
+    """A test asked an object of the student's process to decide something only the judge may decide."""
+
+
 class JudgeCodec(Codec):
     def __init__(self, session: "JudgeSession"):
         self.session = session
         self.callbacks: list[Any] = []
-
-    @staticmethod
-    def tensor_class():
-        from tinytorch.core.tensor import Tensor
-
-        return Tensor
 
     def make_ref(self, obj: Any) -> dict:
         if isinstance(obj, (RemoteObject, RemoteMeta)):
@@ -62,7 +65,7 @@ class JudgeCodec(Codec):
             self.callbacks.append(obj)
             return {"$": "cb", "id": len(self.callbacks) - 1, "name": str(getattr(obj, "__name__", "callback"))[:100]}
         raise TypeError(f"a {type(obj).__name__} cannot be handed to the student's code (only plain data, "
-                        "arrays, Tensors, functions and the student's own objects)")
+                        "arrays, functions and the student's own objects)")
 
     def resolve_ref(self, tree: dict) -> Any:
         if tree.get("$") != "ref":
@@ -70,7 +73,11 @@ class JudgeCodec(Codec):
         oid, kind, type_name = int(tree["id"]), str(tree.get("kind", "object")), str(tree.get("type", "object"))
         if kind == "class":
             return remote_class(type_name.rsplit(".", 1)[-1], session=self.session, oid=oid)
-        return RemoteObject._make(self.session, oid, type_name)
+        obj = RemoteObject._make(self.session, oid, type_name)
+        memory = tree.get("mem")
+        if isinstance(memory, list):  # the student's word on where an array lies: read, never believed
+            object.__setattr__(obj, "_j_mem", memory)
+        return obj
 
 
 _LIBRARY_MODULES = ("numpy", "builtins", "math", "time", "operator", "functools", "statistics")
@@ -173,24 +180,41 @@ def _builtin(name: str, *args: Any) -> Any:
 
 
 def _call(target: Any, args: tuple, kwargs: dict) -> Any:
-    import numpy as np
-
+    """Call a student function. Arguments go by copy: what the function does to them stays in the
+    student's process (a test that wants to see it asks with `call_returning_arguments`)."""
     session = current_session()
-    local_arrays = [a for a in list(args) + list(kwargs.values())]
-    writeback = any(type(a) is np.ndarray for a in local_arrays)
-    resident = [object.__getattribute__(a, "_j_id") for a in local_arrays
+    resident = [object.__getattribute__(a, "_j_id") for a in list(args) + list(kwargs.values())
                 if isinstance(a, RemoteObject) and object.__getattribute__(a, "_j_global") is None]
-    value = session.request("call", [target, list(args), dict(kwargs)], writeback=writeback, resident_args=resident)
-    if not writeback:
-        return value
-    result, after = value
-    # an array argument changed by the student's function is changed here too, as in the notebook
-    for local, remote in zip(local_arrays, after):
-        if (type(local) is np.ndarray and type(remote) is np.ndarray and local.flags.writeable
-                and remote.shape == local.shape and remote.dtype == local.dtype
-                and not np.array_equal(local, remote, equal_nan=local.dtype.kind in "fc")):
-            np.copyto(local, remote)
-    return result
+    return session.request("call", [target, list(args), dict(kwargs)], resident_args=resident)
+
+
+def call_returning_arguments(target: Any, args: tuple, kwargs: dict) -> tuple[Any, list[Any]]:
+    """`target(*args, **kwargs)` in the student's process, with the array arguments as they were
+    after the call (by value; None for an argument that is not an array)."""
+    result, after = current_session().request("call", [target, list(args), dict(kwargs)], writeback=True)
+    return result, list(after)
+
+
+def fetch_plain(obj: Any) -> Any:
+    """The value of a student object as plain data, or StudentObjectError when it is not plain data."""
+    try:
+        return current_session().request("plain", [obj])
+    except TypeError as exc:
+        raise StudentObjectError(str(exc)) from None
+
+
+def _refuse(what: str):
+    def refused(self: Any, *other: Any) -> Any:
+        raise StudentObjectError(
+            f"{what} on an object of the student's process ({_type_name(self)}) would let that process decide: "
+            "fetch a plain value first, with plain(x), np.asarray(x) or float(x)")
+    return refused
+
+
+def _type_name(obj: Any) -> str:
+    if isinstance(obj, RemoteObject):
+        return str(object.__getattribute__(obj, "_j_type")).rsplit(".", 1)[-1]
+    return type(obj).__name__
 
 
 _LOCAL_ONLY_PREFIXES = ("_j_", "__array", "__dlpack", "_repr_")
@@ -205,16 +229,15 @@ def _binary(name: str, reflected: bool = False):
 
 
 def _conversion(kind: type):
-    """`__bool__`, `__len__`, `__int__`, ...: the builtin runs on the student's side; its answer is
-    converted again here, so the caller gets a real bool, int, float or complex."""
-    convert = int if kind is len else kind
-    return lambda self: convert(_builtin(kind.__name__, self))
+    """`__int__`, `__float__`, `__complex__`: the builtin runs on the student's side; its answer is
+    converted again here, so the caller gets a real int, float or complex (a fetched value)."""
+    return lambda self: kind(_builtin(kind.__name__, self))
 
 
 class RemoteObject:
     """A proxy for one object of the student's process (or, with `_j_global`, for a global name)."""
 
-    __slots__ = ("_j_session", "_j_id", "_j_type", "_j_global", "__weakref__")
+    __slots__ = ("_j_session", "_j_id", "_j_type", "_j_global", "_j_mem", "__weakref__")
     __array_priority__ = 1000.0  # `ndarray + proxy` lets the student's object decide, as in the notebook
 
     @classmethod
@@ -224,6 +247,7 @@ class RemoteObject:
         object.__setattr__(obj, "_j_id", oid)
         object.__setattr__(obj, "_j_type", type_name)
         object.__setattr__(obj, "_j_global", global_name)
+        object.__setattr__(obj, "_j_mem", None)
         return obj
 
     def __del__(self) -> None:
@@ -256,14 +280,12 @@ class RemoteObject:
     def __format__(self, spec: str) -> str:
         return _builtin("format", self, spec)
 
-    __bool__, __len__, __int__ = _conversion(bool), _conversion(len), _conversion(int)
-    __float__, __complex__ = _conversion(float), _conversion(complex)
+    __int__, __float__, __complex__ = _conversion(int), _conversion(float), _conversion(complex)
+    __bool__, __len__, __iter__ = _refuse("bool()"), _refuse("len()"), _refuse("iteration")
+    __contains__ = _refuse("`in`")
 
     def __index__(self) -> int:
         return int(_op("index", self))
-
-    def __iter__(self):
-        return iter(current_session().request("iterate", [self]))
 
     def __array__(self, dtype: Any = None, copy: Any = None):
         import numpy as np
@@ -296,10 +318,9 @@ class RemoteObject:
     __xor__, __rxor__ = _binary("xor"), _binary("xor", True)
     __lshift__, __rlshift__ = _binary("lshift"), _binary("lshift", True)
     __rshift__, __rrshift__ = _binary("rshift"), _binary("rshift", True)
-    __eq__, __ne__ = _binary("eq"), _binary("ne")
-    __lt__, __le__, __gt__, __ge__ = _binary("lt"), _binary("le"), _binary("gt"), _binary("ge")
+    __eq__, __ne__ = _refuse("=="), _refuse("!=")
+    __lt__, __le__, __gt__, __ge__ = _refuse("<"), _refuse("<="), _refuse(">"), _refuse(">=")
     __getitem__ = _binary("getitem")
-    __contains__ = lambda self, item: bool(_op("contains", self, item))  # noqa: E731
 
     def __setitem__(self, key: Any, value: Any) -> None:
         _op("setitem", self, key, value)

@@ -51,16 +51,15 @@ class StudentCodec(Codec):
         self.objects: list[Any] = []
         self.resident: set[int] = set()  # handles of values the judge placed here to call with
 
-    @staticmethod
-    def tensor_class():
-        module = sys.modules.get("tinytorch.core.tensor")
-        return getattr(module, "Tensor", None)
-
     def make_ref(self, obj: Any) -> dict:
         self.objects.append(obj)
         cls = obj if isinstance(obj, type) else type(obj)
-        return {"$": "ref", "id": len(self.objects) - 1, "kind": _kind(obj),
-                "type": f"{cls.__module__}.{cls.__qualname__}"[:300]}
+        ref = {"$": "ref", "id": len(self.objects) - 1, "kind": _kind(obj),
+               "type": f"{cls.__module__}.{cls.__qualname__}"[:300]}
+        memory = _array_memory(obj)
+        if memory is not None:  # where a timed result lies, for the judge to read it right away
+            ref["mem"] = memory
+        return ref
 
     def resolve_ref(self, tree: dict) -> Any:
         if tree["$"] == "cb":
@@ -81,6 +80,14 @@ class StudentCodec(Codec):
         return self.objects[index]
 
 
+def _array_memory(obj: Any) -> list | None:
+    """[address, shape, strides, itemsize] of an ndarray's data."""
+    np = sys.modules.get("numpy")
+    if np is None or type(obj) is not np.ndarray:
+        return None
+    return [int(obj.__array_interface__["data"][0]), list(obj.shape), list(obj.strides), int(obj.itemsize)]
+
+
 def _library_object(path: str) -> Any:
     """A library function named by the judge (`numpy.zeros`, `builtins.sum`), as this process has it."""
     import importlib
@@ -90,6 +97,14 @@ def _library_object(path: str) -> Any:
     for part in attribute.split("."):
         value = getattr(value, part)
     return value
+
+
+class PlainCodec(Codec):
+    """Encodes plain data only: the answer to the judge's `plain` request."""
+
+    def make_ref(self, obj: Any) -> dict:
+        raise TypeError(f"a {type(obj).__module__}.{type(obj).__qualname__} is not plain data "
+                        "(numbers, strings, arrays, and lists, tuples or dicts of them)")
 
 
 class ForwardedStream(io.TextIOBase):
@@ -183,8 +198,9 @@ class Session:
             value = OPERATORS[str(header["name"])](*args)
         elif op == "builtin":
             value = BUILTINS[str(header["name"])](*args)
-        elif op == "iterate":
-            value = list(args[0])
+        elif op == "plain":
+            tree, bufs = PlainCodec().encode(args[0])
+            return {"value": tree}, bufs
         elif op == "array":
             import numpy as np
 

@@ -13,8 +13,17 @@ Values in a header:
 | tuple, list, set, frozenset, dict, slice, range, complex, bytes, Ellipsis | `{"$": kind, ...}` |
 | ndarray, NumPy scalar | `{"$": "array", "b": buffer index, "scalar": bool}` |
 | NumPy dtype, NumPy scalar type, builtin type | `{"$": "dtype" / "sctype" / "type", "v": name}` |
-| `tinytorch.core.tensor.Tensor` | `{"$": "tensor", "b": buffer index}`: a tagged array |
 | anything else | a handle, `{"$": "ref", ...}`, made and resolved by the side's `Codec` hooks |
+
+What the judge decodes is plain data by construction: every value is rebuilt by
+`json.loads` and `numpy.load(allow_pickle=False)` into builtin and NumPy types, or
+is a handle. No class of the student's (a Tensor included, whatever its name) ever
+becomes an object of the judge's.
+
+The limits fit the course's data with room to spare (its largest array is a
+10**7-element float32 vector, 40 MB) and keep a malformed or hostile message from
+costing more than a failed test: a message over them is refused as soon as its
+frame is read.
 
 Standard library and NumPy only: the student's process imports this module.
 """
@@ -27,15 +36,14 @@ import json
 import socket
 import struct
 import threading
-from typing import Any, Callable
+from typing import Any
 
-MAX_HEADER_BYTES = 16 * 2**20
-MAX_BUFFER_BYTES = 1 * 2**30
-MAX_BUFFERS = 100_000
-MAX_DEPTH = 200
+MAX_HEADER_BYTES = 4 * 2**20  # the JSON of one message
+MAX_BUFFER_BYTES = 256 * 2**20  # all arrays and bytes of one message
+MAX_BUFFERS = 10_000
+MAX_DEPTH = 32  # containers inside containers; the tests' values nest three or four deep
 _FRAME = struct.Struct("!II")
 _BUFFER_LEN = struct.Struct("!Q")
-TENSOR_MODULE, TENSOR_CLASS = "tinytorch.core.tensor", "Tensor"
 _BUILTIN_TYPES = {t.__name__: t for t in (bool, int, float, complex, str, bytes, list, tuple, dict, set, object)}
 
 
@@ -88,14 +96,42 @@ def recv_frame(sock: socket.socket) -> tuple[dict, list[bytes]]:
         raise ProtocolError(f"message too large: header {head_len} bytes, {count} buffers")
     sizes = [_BUFFER_LEN.unpack(_recv_exact(sock, _BUFFER_LEN.size))[0] for _ in range(count)]
     if sum(sizes) > MAX_BUFFER_BYTES:
-        raise ProtocolError(f"message too large: {sum(sizes)} bytes of buffers")
+        raise ProtocolError(f"message too large: {sum(sizes)} bytes of buffers, at most {MAX_BUFFER_BYTES}")
+    raw = _recv_exact(sock, head_len)
+    if _nesting(raw) > MAX_DEPTH * 3 + 8:  # each encoded value level is at most three JSON levels
+        raise ProtocolError(f"message nested too deeply (more than {MAX_DEPTH} levels of values)")
     try:
-        header = json.loads(_recv_exact(sock, head_len).decode("utf-8"))
-    except ValueError as exc:
-        raise ProtocolError(f"unreadable message header: {exc}") from None
+        header = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"unreadable message header: {type(exc).__name__}: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError("a message header must be a JSON object")
     return header, [_recv_exact(sock, size) for size in sizes]
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest bracket nesting of a JSON text, strings skipped; checked before `json.loads`,
+    whose recursion would otherwise end in a RecursionError deep inside the reader."""
+    depth = deepest = 0
+    in_string = escaped = False
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return 0  # too few brackets to nest deeply: skip the byte-by-byte scan
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 # ---------------------------------------------------------------- values
@@ -122,8 +158,6 @@ def array_from_bytes(data: bytes) -> Any:
 class Codec:
     """Turns values into headers and buffers and back. Subclasses decide what a handle is:
     `make_ref(obj)` for an object that is not plain data, `resolve_ref(tree)` for one received."""
-
-    tensor_class: Callable[[], type | None] = staticmethod(lambda: None)
 
     def make_ref(self, obj: Any) -> dict:
         raise TypeError(f"{type(obj).__name__} cannot be sent as plain data")
@@ -173,19 +207,16 @@ class Codec:
             return {"$": "dtype", "v": v.str}
         if isinstance(v, type) and issubclass(v, np.generic) and v.__module__ == "numpy":
             return {"$": "sctype", "v": np.dtype(v).str}
-        if kind.__module__ == TENSOR_MODULE and kind.__qualname__ == TENSOR_CLASS:
-            data = getattr(v, "data", None)
-            if type(data) is np.ndarray and data.dtype.kind in "biufc":
-                bufs.append(array_to_bytes(data))
-                return {"$": "tensor", "b": len(bufs) - 1}
         return self.make_ref(v)
 
     # -- decode
     def decode(self, tree: Any, buffers: list[bytes]) -> Any:
         try:
             return self._dec(tree, buffers, 0)
-        except (ProtocolError, RecursionError):
+        except ProtocolError:
             raise
+        except RecursionError:
+            raise ProtocolError("value nested too deeply") from None
         except Exception as exc:
             raise ProtocolError(f"malformed value: {type(exc).__name__}: {exc}") from None
 
@@ -223,10 +254,6 @@ class Codec:
             return np.dtype(str(t["v"]))
         if kind == "sctype":
             return np.dtype(str(t["v"])).type
-        if kind == "tensor":
-            array = array_from_bytes(bufs[int(t["b"])])
-            cls = self.tensor_class()
-            return array if cls is None else cls(array)
         if kind in ("ref", "cb", "lib"):
             return self.resolve_ref(t)
         raise ProtocolError(f"unknown value kind {kind!r}")

@@ -1,0 +1,384 @@
+"""The speed core: how TinyTorch times kernels, for the lesson's graded tests, `tito benchmark
+kernels` and the scripts.
+
+Every speed verdict rests on what the judge itself controls:
+
+- **Inputs**: every timed call gets fresh inputs drawn from an unpredictable seed, placed
+  where the kernel runs before the clock starts. A cache keyed on identity or content
+  never hits.
+- **Results**: the kernel's result must be complete when its call returns. Right after
+  the call, the judge reads entries at positions it picks then, straight from the
+  student's process's memory (`tito.judge.observe.peek`, which runs none of the
+  process's code); afterwards it fetches the whole result and checks it in full. An
+  entry that changed in between means work left for after the clock stopped.
+- **Clock and CPU time**: the judge's `perf_counter`, and the CPU time the operating
+  system counted for the student's process during the call. A single-core comparison
+  charges the kernel the larger of the two, so BLAS threads the student's process did
+  not limit buy nothing.
+- **Baselines**: functions of the judge's own, run in the judge.
+- **Noise**: a comparison counts only when quiet (every contender's median within
+  QUIET_SPREAD of its fastest sample). It is measured again up to SPEED_ATTEMPTS times,
+  and if it never was quiet it is `Inconclusive`, which is never a pass.
+
+Inline (a student's own notebook, where there is no judge) the same functions time the
+calls in the one process: same rules, the student's own machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import secrets
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+QUIET_SPREAD = 1.3  # a median sample this much slower than the fastest: other programs were running
+SPEED_ATTEMPTS = 3  # a comparison is measured again, up to this often, before its verdict
+PEEKED_ENTRIES = 64  # entries of each timed result read the moment its call returns
+BUSY_SHARE = 0.25  # a thread that ran this share of a call's time counts as running during it
+# where True (the grader), a timed call whose result or CPU time the OS would not show is inconclusive;
+# on a student's own machine (the local judge guards against mistakes, not forgery) it is timed anyway
+STRICT_OBSERVATION = False
+
+
+class Inconclusive(Exception):
+    """A check that cannot be decided on trusted ground: it never passes, and the grader lists the
+    notebook for the instructor to regrade."""
+
+
+def unpredictable_seed() -> int:
+    return secrets.randbits(63)
+
+
+def is_quiet(samples: Sequence[float]) -> bool:
+    """Whether a contender's median sample is within QUIET_SPREAD of its fastest."""
+    return statistics.median(samples) <= QUIET_SPREAD * min(samples)
+
+
+# ---------------------------------------------------------------- blocks of calls (the benchmark's loop)
+
+Limit = Callable[[], contextlib.AbstractContextManager]
+
+
+@dataclass
+class Contender:
+    """One thing to time: `call()`, inside `limit()` (e.g. one BLAS thread) when given."""
+
+    name: str
+    call: Callable[[], Any]
+    limit: Limit | None = None
+
+
+@dataclass
+class Timing:
+    """Every timed sample of one contender (seconds per call), and the result of its warm-up call."""
+
+    samples: list[float] = field(default_factory=list)
+    result: Any = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+def time_blocks(contenders: list[Contender], samples: int, rounds: int = 1,
+                settle_seconds: float = 0.0) -> dict[str, Timing]:
+    """Time every contender in `rounds` blocks each, contenders taking turns block by block.
+
+    A block enters the contender's limit, calls it untimed until `settle_seconds` have
+    passed (at least once: the warm-up, whose result is kept), then times
+    ceil(samples / rounds) calls back to back. Alternating blocks make a change in
+    the machine's load hit every contender alike. The limit is entered outside the
+    timed region.
+    """
+    per_block = -(-samples // rounds)
+    timings = {contender.name: Timing() for contender in contenders}
+    for _ in range(rounds):
+        for contender in contenders:
+            timing = timings[contender.name]
+            with contender.limit() if contender.limit else contextlib.nullcontext():
+                settled = time.perf_counter() + settle_seconds
+                timing.result = contender.call()
+                while time.perf_counter() < settled:
+                    contender.call()
+                for _ in range(per_block):
+                    start = time.perf_counter()
+                    contender.call()
+                    timing.samples.append(time.perf_counter() - start)
+    return timings
+
+
+def run_at_once(pool, calls: list[Callable[[], Any]]) -> None:
+    """Run `calls[0]` in this thread while `pool` runs the others; return when all are done.
+
+    The machine's own reference for a parallel kernel: plain threads of a
+    `ThreadPoolExecutor`, independent of the kernels under test.
+    """
+    futures = [pool.submit(call) for call in calls[1:]]
+    calls[0]()
+    for future in futures:
+        future.result()
+
+
+def machine_gain_contenders(pool, reference: Callable[..., Any], inputs: Sequence[tuple]) -> tuple[Callable, Callable]:
+    """The machine gain's two sides: `reference` on each of `inputs` one after another, and all at
+    once (one thread each, from `pool`). Machine gain = time apart / time together."""
+    def apart() -> None:
+        for args in inputs:
+            reference(*args)
+
+    def together() -> None:
+        run_at_once(pool, [lambda args=args: reference(*args) for args in inputs])
+    return apart, together
+
+
+# ---------------------------------------------------------------- one timed call, observed
+
+@dataclass
+class TimedCall:
+    """One call of a kernel: its time on the judge's clock, what the OS saw of the process that ran
+    it (None where nothing was observed), and its result, fetched whole as plain data."""
+
+    seconds: float
+    cpu_seconds: float | None
+    busy_threads: int | None
+    result: Any
+
+    @property
+    def single_core_seconds(self) -> float:
+        """What the call costs on one core: its time, or its CPU time where that is larger."""
+        return max(self.seconds, self.cpu_seconds or 0.0)
+
+
+def _student_call(func: Callable[..., Any]) -> bool:
+    from tito.tools.judging import runs_in_student_process
+
+    return runs_in_student_process(func)
+
+
+def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[TimedCall]:
+    """`func(*args)` once for each of `inputs`, back to back, each call timed on its own.
+
+    For a student function called from the judge, the inputs are placed in the
+    student's process first, each result is peeked at right after its call, and the
+    results are fetched whole only once every call has been timed.
+    """
+    if not _student_call(func):
+        calls = []
+        for args in inputs:
+            start = time.perf_counter()
+            result = func(*args)
+            calls.append(TimedCall(time.perf_counter() - start, None, None, result))
+        return calls
+    from tito.judge import observe
+    from tito.judge.proxy import current_session
+    from tito.tools.judging import plain, resident
+
+    pid = current_session().pid
+    placed = [resident(*args) for args in inputs]
+    observed = []
+    for args in placed:
+        before = observe.thread_cpu(pid), observe.process_cpu(pid)
+        start = time.perf_counter()
+        handle = func(*args)
+        seconds = time.perf_counter() - start
+        peeked = _peek(pid, handle)
+        after = observe.thread_cpu(pid), observe.process_cpu(pid)
+        observed.append((handle, seconds, peeked, before, after))
+    calls = []
+    for handle, seconds, peeked, before, after in observed:
+        result = plain(handle)
+        _same_as_peeked(result, peeked)
+        cpu, busy = _cpu_during(before, after, seconds)
+        if STRICT_OBSERVATION and (cpu is None or peeked is None):
+            raise Inconclusive("the grader could not observe the student's process from the operating system "
+                               "(its CPU time or its memory), so this speed check cannot be decided")
+        calls.append(TimedCall(seconds, cpu, busy, result))
+    return calls
+
+
+def _peek(pid: int, handle: Any) -> tuple[np.ndarray, list[bytes]] | None:
+    """Entries of a result at positions picked now, read from the student's process's memory."""
+    from tito.judge import observe
+    from tito.judge.proxy import RemoteObject
+
+    if not isinstance(handle, RemoteObject):
+        return None
+    memory = object.__getattribute__(handle, "_j_mem")
+    try:
+        address, shape, strides, itemsize = int(memory[0]), [int(s) for s in memory[1]], \
+            [int(s) for s in memory[2]], int(memory[3])
+    except (TypeError, ValueError, IndexError):
+        return None
+    size = math.prod(shape)
+    if size == 0 or len(shape) != len(strides) or not 0 < itemsize <= 64:
+        return None
+    rng = np.random.default_rng(unpredictable_seed())
+    flat = rng.integers(0, size, PEEKED_ENTRIES)
+    index = np.array(np.unravel_index(flat, shape)).T
+    offsets = [int(sum(i * s for i, s in zip(position, strides))) for position in index]
+    chunks = observe.peek(pid, address, offsets, itemsize)
+    return None if chunks is None else (index, chunks)
+
+
+def _same_as_peeked(result: Any, peeked: tuple[np.ndarray, list[bytes]] | None) -> None:
+    if peeked is None:
+        return
+    index, chunks = peeked
+    if type(result) is not np.ndarray or result.ndim != index.shape[1]:
+        raise AssertionError("the timed kernel's result changed after its call returned (a result must be "
+                             "complete when the kernel returns)")
+    for position, chunk in zip(index, chunks):
+        if result[tuple(position)].tobytes() != chunk:
+            raise AssertionError(
+                f"entry {tuple(int(i) for i in position)} of the timed kernel's result changed after its call "
+                "returned: a kernel must finish its work before it returns, not in the background")
+
+
+def _cpu_during(before: tuple, after: tuple, seconds: float) -> tuple[float | None, int | None]:
+    (threads0, total0), (threads1, total1) = before, after
+    if threads0 is None or threads1 is None:
+        return None, None
+    deltas = [threads1[tid] - threads0.get(tid, 0.0) for tid in threads1]
+    cpu = sum(d for d in deltas if d > 0)
+    if total0 is not None and total1 is not None:
+        cpu = max(cpu, total1 - total0 - 2 / 100)  # threads that ended meanwhile; ticks are coarse
+    busy = sum(1 for d in deltas if d >= BUSY_SHARE * seconds)
+    return cpu, busy
+
+
+# ---------------------------------------------------------------- comparisons
+
+def fresh_inputs(make_args: Callable[[int], tuple], count: int) -> list[tuple]:
+    return [tuple(make_args(unpredictable_seed())) for _ in range(count)]
+
+
+def calls_per_sample(func: Callable[..., Any], make_args: Callable[[int], tuple], min_seconds: float,
+                     cost: Callable[[TimedCall], float]) -> int:
+    """How many calls make a sample last `min_seconds`, from one warm-up call."""
+    (warm_up,) = timed_calls(func, fresh_inputs(make_args, 1))
+    return max(1, min(64, math.ceil(min_seconds / max(cost(warm_up), 1e-6))))
+
+
+@dataclass
+class Comparison:
+    """Seconds per call of each contender, sample by sample, and the calls of the first (the kernel),
+    their results dropped once checked."""
+
+    samples: list[list[float]]
+    kernel_calls: list[TimedCall]
+
+    @property
+    def quiet(self) -> bool:
+        return all(is_quiet(times) for times in self.samples)
+
+
+def compare(contenders: Sequence[Callable[..., Any]], make_args: Callable[[int], tuple], repeats: int,
+            check: Callable[..., None] | None = None, single_core: bool = False,
+            min_sample_seconds: float = 0.0, settle_seconds: float = 0.0,
+            references: Sequence[Callable[[], Any]] = ()) -> Comparison:
+    """Time `contenders` in turns, `repeats` samples each, every call on fresh inputs; then, in the
+    same turns, `references`: calls of the judge's own that take no inputs (the machine's gain).
+
+    A sample of a contender is one or more calls back to back (enough to last
+    `min_sample_seconds`), seconds per call. `check(result, *args)` verifies every
+    result of the first contender in full. `single_core` charges each call of a
+    student function its CPU time where that exceeds its wall time. The samples of
+    `references` follow those of `contenders` in `Comparison.samples`.
+    """
+    cost = (lambda call: call.single_core_seconds) if single_core else (lambda call: call.seconds)
+    bare = [lambda call=call: call() for call in references]
+    loops = [calls_per_sample(func, make_args, min_sample_seconds, cost) for func in contenders]
+    loops += [calls_per_sample(lambda *_, f=f: f(), lambda seed: (), min_sample_seconds, cost) for f in bare]
+    settle_until = time.perf_counter() + settle_seconds
+    while time.perf_counter() < settle_until:
+        for func in contenders:
+            timed_calls(func, fresh_inputs(make_args, 1))
+        for call in bare:
+            call()
+    everyone = [*contenders, *(lambda *_, f=f: f() for f in bare)]
+    samples: list[list[float]] = [[] for _ in everyone]
+    kernel_calls: list[TimedCall] = []
+    for _ in range(repeats):
+        for k, func in enumerate(everyone):
+            inputs = fresh_inputs(make_args, loops[k]) if k < len(contenders) else [()] * loops[k]
+            gc.disable()  # a garbage collection inside one sample would land on one side only
+            try:
+                calls = timed_calls(func, inputs)
+            finally:
+                gc.enable()
+            samples[k].append(sum(cost(call) for call in calls) / len(calls))
+            if k == 0:
+                for call, args in zip(calls, inputs):
+                    if check is not None:
+                        check(call.result, *args)
+                    call.result = None  # checked: a parallel check's results would fill the memory
+                kernel_calls.extend(calls)
+            del calls, inputs
+    return Comparison(samples, kernel_calls)
+
+
+def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
+            at_least: float, check: Callable[..., None] | None = None, repeats: int = 5,
+            single_core: bool = False) -> float:
+    """How many times faster `kernel` runs than `baseline`: the ratio of their medians over quiet,
+    interleaved samples on fresh inputs. Measured again while below `at_least`, up to
+    SPEED_ATTEMPTS times; the best quiet ratio is returned. Never quiet: `Inconclusive`."""
+    best = None
+    for _ in range(SPEED_ATTEMPTS):
+        measured = compare([kernel, baseline], make_args, repeats, check, single_core)
+        if not measured.quiet:
+            continue
+        kernel_times, baseline_times = measured.samples
+        ratio = statistics.median(baseline_times) / statistics.median(kernel_times)
+        best = ratio if best is None else max(best, ratio)
+        if best >= at_least:
+            break
+    if best is None:
+        raise Inconclusive(f"the machine was never quiet enough to compare speeds ({SPEED_ATTEMPTS} attempts)")
+    return best
+
+
+@dataclass
+class ParallelGain:
+    kernel: float  # time of the baseline / time of the parallel kernel
+    machine: float  # time of the reference calls apart / at once
+    busy_threads: int | None  # most threads of the student's process that ran during one kernel call
+
+
+def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
+                  reference: Callable[..., Any], workers: int, required: Callable[[float], float],
+                  check: Callable[..., None] | None = None, repeats: int = 7, min_machine_gain: float = 1.25,
+                  min_sample_seconds: float = 0.04, settle_seconds: float = 0.25) -> ParallelGain:
+    """The parallel kernel's gain over `baseline`, and the machine's gain for `workers` threads, sampled
+    in the same rounds; each from the fastest sample (other programs only ever add time).
+
+    Counts only when quiet and when the machine gain reaches `min_machine_gain`. Up to
+    SPEED_ATTEMPTS measurements, until the kernel reaches `required(machine gain)`; the
+    counted one that came closest is returned. None counted: `Inconclusive`.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    best = None
+    with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as pool:
+        apart, together = machine_gain_contenders(pool, reference, fresh_inputs(make_args, workers))
+        for _ in range(SPEED_ATTEMPTS):
+            measured = compare([kernel, baseline], make_args, repeats, check, min_sample_seconds=min_sample_seconds,
+                               settle_seconds=settle_seconds, references=[apart, together])
+            kernel_s, baseline_s, apart_s, together_s = (min(times) for times in measured.samples)
+            busy = [call.busy_threads for call in measured.kernel_calls if call.busy_threads is not None]
+            gain = ParallelGain(baseline_s / kernel_s, apart_s / together_s, max(busy) if busy else None)
+            if measured.quiet and gain.machine >= min_machine_gain and (
+                    best is None or gain.kernel - required(gain.machine) > best.kernel - required(best.machine)):
+                best = gain
+            if best is not None and best.kernel >= required(best.machine):
+                break
+    if best is None:
+        raise Inconclusive("the machine was never quiet enough, or its cores never free enough, to measure a "
+                           f"parallel gain ({SPEED_ATTEMPTS} attempts)")
+    return best
