@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from tito.benchmark_measure import one_blas_thread
+from tito.tools.speed import Contender, time_blocks
 
 SAMPLES_PER_BLOCK = 4
 
@@ -41,25 +42,16 @@ def main() -> None:
     rng = np.random.default_rng(0)
     a, b = (rng.uniform(-1, 1, (n, n)).astype(np.float32) for _ in range(2))
     out = np.empty((n, n), np.float32)
-    contenders = {  # name: (call, on one BLAS thread)
-        "numpy @": (lambda: a @ b, False),
-        "matmul_parallel": (lambda: kernels.matmul_parallel(a, b), False),
-        f"1 thread, {half} rows": (lambda: np.matmul(a[:half], b, out=out[:half]), True),
-        "1 thread, all rows": (lambda: np.matmul(a, b, out=out), True),
-    }
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(args.rounds):
-        for name, (call, one_thread) in contenders.items():
-            limit = threadpool_limits(1, user_api="blas") if one_thread else None
-            settled = time.perf_counter() + kernels.BLAS_SETTLE_SECONDS
-            while time.perf_counter() < settled:
-                call()
-            for _ in range(SAMPLES_PER_BLOCK):
-                start = time.perf_counter()
-                call()
-                samples[name].append(time.perf_counter() - start)
-            if limit is not None:
-                limit.restore_original_limits()
+    one_thread = one_blas_thread()
+    contenders = [
+        Contender("numpy @", lambda: a @ b),
+        Contender("matmul_parallel", lambda: kernels.matmul_parallel(a, b)),
+        Contender(f"1 thread, {half} rows", lambda: np.matmul(a[:half], b, out=out[:half]), one_thread),
+        Contender("1 thread, all rows", lambda: np.matmul(a, b, out=out), one_thread),
+    ]
+    timings = time_blocks(contenders, SAMPLES_PER_BLOCK * args.rounds, rounds=args.rounds,
+                          settle_seconds=kernels.BLAS_SETTLE_SECONDS)
+    samples = {name: timing.samples for name, timing in timings.items()}
     ms = {name: statistics.median(times) * 1e3 for name, times in samples.items()}
     print("  ".join(f"{name} {value:.3f} ms" for name, value in ms.items()))
     full = ms["1 thread, all rows"]

@@ -35,15 +35,9 @@ from tito.benchmark import (
     run_kernel_benchmark,
     write_outputs,
 )
-from tito.benchmark_goals import GOALS, QUIET_SPREAD, is_quiet, judge
-from tito.benchmark_measure import (
-    Contender,
-    background_load,
-    measure_import_time,
-    quantize_reference,
-    relu_python_loop,
-    time_blocks,
-)
+from tito.benchmark_goals import GOALS, is_quiet, judge
+from tito.benchmark_measure import background_load, measure_import_time, quantize_reference, relu_python_loop
+from tito.tools.speed import QUIET_SPREAD, Contender, Timing, time_blocks
 from tito.commands.benchmark import render
 from tito.errors import TitoError
 
@@ -136,7 +130,7 @@ def test_copy_bandwidth_counts_read_and_write_of_the_whole_footprint(monkeypatch
         (contender,) = contenders
         contender.call()  # the real threaded copy, once
         copies.append(True)
-        return {contender.name: measure.Timing(samples=[0.004, 0.002, 0.003])}
+        return {contender.name: Timing(samples=[0.004, 0.002, 0.003])}
 
     monkeypatch.setattr(measure, "time_blocks", two_samples)
     nbytes = (1 << 20) + 12
@@ -379,7 +373,6 @@ def test_quantize_reference_is_symmetric_int8(x):
 
 
 def test_a_comparison_is_quiet_only_when_every_median_is_near_its_fastest_sample():
-    from tito.benchmark_measure import Timing
 
     steady = Timing(samples=[1.0, 1.1, 1.2])
     assert is_quiet({"a": steady, "b": Timing(samples=[2.0, 2.0, 2.0])})
@@ -390,7 +383,6 @@ def test_a_comparison_is_quiet_only_when_every_median_is_near_its_fastest_sample
 
 
 def test_a_disturbed_goal_never_passes():
-    from tito.benchmark_measure import Timing
 
     timings = {"kernel": Timing(samples=[1.0, 1.0, 1.0])}
     assert judge("quantized_vs_vectorized", 8, 0.9, timings, quiet=True).passed

@@ -6,7 +6,7 @@ process (the import time in fresh subprocesses) or computed from a measurement b
 the formula next to it:
 
 - time: median wall seconds of `repeats` back-to-back calls, after running the
-  kernel untimed for the settle time (`tito.benchmark_measure.time_blocks`)
+  kernel untimed for the settle time (`tito.tools.speed.time_blocks`)
 - FLOPs: matmul 2 n^3; ReLU one max per element
 - bytes moved: the least traffic the kernel can have: matmul A and B read once and
   C written once (3 n^2 itemsize); ReLU x read and the result written (2 nbytes)
@@ -38,7 +38,6 @@ import numpy as np
 from tito.benchmark_chart import write_chart
 from tito.benchmark_goals import KERNELS_MODULE, QUICK_TARGET_SIZES, TARGET_SIZES, measure_targets
 from tito.benchmark_measure import (
-    Contender,
     background_load,
     copy_bandwidth,
     cpu_snapshot,
@@ -50,8 +49,8 @@ from tito.benchmark_measure import (
     quantized_relu_reference,
     relu_input,
     relu_python_loop,
-    time_blocks,
 )
+from tito.tools.speed import Contender, time_blocks
 from tito.benchmark_results import KernelBenchmark, KernelRow
 from tito.errors import TitoError
 from tito.notebooks import write_atomic

@@ -24,8 +24,6 @@ from typing import Any, Callable
 import numpy as np
 
 from tito.benchmark_measure import (
-    Contender,
-    Timing,
     background_load,
     cpu_snapshot,
     int8_inputs,
@@ -33,10 +31,10 @@ from tito.benchmark_measure import (
     measure_import_time,
     one_blas_thread,
     relu_input,
-    run_at_once,
     thread_parts,
-    time_blocks,
 )
+from tito.tools import speed
+from tito.tools.speed import Contender, Timing, run_at_once, time_blocks
 
 KERNELS_MODULE = "tinytorch.core.kernels"
 TARGET_REPEATS = 24
@@ -49,7 +47,6 @@ TARGET_ROUNDS = 12
 # A comparison counts only when every contender's median is within QUIET_SPREAD of its
 # fastest sample (the graded speed checks use the same rule); else it is measured
 # again, up to TARGET_ATTEMPTS times, and a goal never measured quietly is "disturbed".
-QUIET_SPREAD = 1.3
 TARGET_ATTEMPTS = 3
 OVERHEAD_REPEATS = 101  # a few microseconds of overhead on a ~0.2 ms product needs many samples
 INT32_REPEATS = 5  # numpy's int32 @ takes ~0.15 s at n=512
@@ -115,8 +112,8 @@ class Target:
 
 
 def is_quiet(timings: dict[str, Timing]) -> bool:
-    """Whether every contender's median sample is within QUIET_SPREAD of its fastest."""
-    return all(timing.median <= QUIET_SPREAD * min(timing.samples) for timing in timings.values())
+    """Whether every contender's median sample is within QUIET_SPREAD of its fastest (the speed core's rule)."""
+    return all(speed.is_quiet(timing.samples) for timing in timings.values())
 
 
 def judge(name: str, size: int, measured: float, timings: dict[str, Timing] | None = None,

@@ -1,8 +1,9 @@
 """How `tito benchmark kernels` measures: the one timing loop, its inputs and references, the machine.
 
-The timing loop measures what a user gets calling a kernel in their own code, in a
-loop: each block first *runs* its contender, untimed, for the settle time, then
-times calls back to back. Running rather than sleeping matters twice over: BLAS
+The timing loop (`tito.tools.speed.time_blocks`, the speed core the graded tests
+use too) measures what a user gets calling a kernel in their own code, in a loop:
+each block first *runs* its contender, untimed, for the settle time, then times
+calls back to back. Running rather than sleeping matters twice over: BLAS
 worker threads of an earlier multithreaded call keep spinning for about 0.1 s and
 would share the cores with a parallel kernel, and a core left idle by a sleep can
 take milliseconds to wake up (on a virtual machine above all), which a parallel
@@ -11,71 +12,21 @@ kernel pays on its first calls.
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from tito.errors import TitoError
+from tito.tools.speed import Contender, Limit, run_at_once, time_blocks
 
-Limit = Callable[[], contextlib.AbstractContextManager]
 IMPORT_TIMEOUT_SECONDS = 120
-
-
-@dataclass
-class Contender:
-    """One thing to time: `call()`, inside `limit()` (e.g. one BLAS thread) when given."""
-
-    name: str
-    call: Callable[[], Any]
-    limit: Limit | None = None
-
-
-@dataclass
-class Timing:
-    """Every timed sample of one contender (seconds per call), and the result of its warm-up call."""
-
-    samples: list[float] = field(default_factory=list)
-    result: Any = None
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-
-def time_blocks(contenders: list[Contender], samples: int, rounds: int = 1,
-                settle_seconds: float = 0.0) -> dict[str, Timing]:
-    """Time every contender in `rounds` blocks each, contenders taking turns block by block.
-
-    A block enters the contender's limit, calls it untimed until `settle_seconds` have
-    passed (at least once: the warm-up, whose result is kept), then times
-    ceil(samples / rounds) calls back to back. Alternating blocks make a change in
-    the machine's load hit every contender alike. The limit is entered outside the
-    timed region.
-    """
-    per_block = -(-samples // rounds)
-    timings = {contender.name: Timing() for contender in contenders}
-    for _ in range(rounds):
-        for contender in contenders:
-            timing = timings[contender.name]
-            with contender.limit() if contender.limit else contextlib.nullcontext():
-                settled = time.perf_counter() + settle_seconds
-                timing.result = contender.call()
-                while time.perf_counter() < settled:
-                    contender.call()
-                for _ in range(per_block):
-                    start = time.perf_counter()
-                    contender.call()
-                    timing.samples.append(time.perf_counter() - start)
-    return timings
 
 
 def one_blas_thread() -> Limit:
@@ -90,18 +41,6 @@ def thread_parts(size: int, threads: int) -> list[tuple[int, int]]:
     """`(lo, hi)` of `threads` contiguous, non-empty parts of range(size), as even as they come."""
     bounds = np.linspace(0, size, threads + 1).astype(int)
     return [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-
-
-def run_at_once(pool, calls: list[Callable[[], Any]]) -> None:
-    """Run `calls[0]` in this thread while `pool` runs the others; return when all are done.
-
-    The machine's own reference for a parallel kernel: plain threads of a
-    `ThreadPoolExecutor`, independent of the kernels under test.
-    """
-    futures = [pool.submit(call) for call in calls[1:]]
-    calls[0]()
-    for future in futures:
-        future.result()
 
 
 def copy_bandwidth(nbytes: int, threads: int, samples: int, settle_seconds: float) -> float:

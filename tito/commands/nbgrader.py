@@ -6,7 +6,7 @@ import argparse
 import os
 
 STATUS_COLOURS = {"graded": "green", "tampered": "magenta", "timeout": "yellow", "error": "red",
-                  "missing": "dim", "ungraded": "cyan"}
+                  "inconclusive": "blue", "missing": "dim", "ungraded": "cyan"}
 
 
 def register(subparsers) -> None:

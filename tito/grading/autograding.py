@@ -35,6 +35,7 @@ from tito.cells import grade_id
 from tito.errors import TitoError
 from tito.grading.config import GRADING_CELL_TIMEOUT, course_config, nbgrader_error
 from tito.grading.course import require_course, submitted_students
+from tito.grading.dispatch import undecided_checks
 from tito.grading.execution import ExecutionJob, ExecutionResult, mark_cells_not_run
 from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
@@ -229,6 +230,11 @@ def _status(result: ExecutionResult, tampered: list[Tampering], nb, signs: list[
         return "error", "; ".join([f"the kernel died in {_cell_name(nb, result.died_in_cell)}", *notes])
     if tampered or signs:
         return "tampered", "; ".join(notes)
+    undecided = undecided_checks(result)
+    if undecided:
+        return "inconclusive", "; ".join([
+            f"the judge could not decide {', '.join(undecided)} on trusted ground (no points for "
+            f"{'it' if len(undecided) == 1 else 'them'}); the next `tito nbgrader autograde` grades it again", *notes])
     return "graded", "; ".join(notes)
 
 

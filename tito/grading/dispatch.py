@@ -6,6 +6,11 @@ several at once. An outcome file is written last for each submission, so it is
 the record that the submission is graded: a coordinator stopped mid-run and
 started again grades exactly the submissions without one (or resubmitted
 since), and each submission is recorded once however many workers were lost.
+
+A run whose judge could not decide a check on trusted ground (a speed check on a
+machine never quiet enough) is run once more at the end of the queue, when the other
+submissions no longer compete for the cores; if it stays undecided it is recorded
+`inconclusive` for the instructor to regrade.
 """
 
 from __future__ import annotations
@@ -14,14 +19,25 @@ from collections import deque
 from typing import Callable
 
 from tito.grading.executors import Executor
-from tito.grading.outcomes import Outcome
+from tito.grading.outcomes import Outcome, load_outcome
 from tito.grading.paths import CoursePaths
+
+INCONCLUSIVE_RUNS = 2  # runs of a notebook whose judge could not decide a check, before it is recorded so
+
+
+def undecided_checks(result) -> list[str]:
+    """The graded cells whose check the judge could not decide on trusted ground."""
+    verdicts = (result.judge or {}).get("verdicts", []) if result is not None else []
+    return [str(v.get("grade_id")) for v in verdicts if isinstance(v, dict) and v.get("inconclusive")]
 
 
 def needs_grading(course: CoursePaths, module_key: str, student: str) -> bool:
-    """No outcome recorded yet, or the submission was collected again after it."""
+    """No outcome recorded yet, an inconclusive one, or the submission was collected again after it."""
     outcome = course.outcome_file(module_key, student)
     if not outcome.is_file():
+        return True
+    recorded = load_outcome(course, module_key, student)
+    if recorded is None or recorded.status == "inconclusive":
         return True
     submitted = course.submitted_notebook(module_key, student)
     return submitted.is_file() and submitted.stat().st_mtime > outcome.stat().st_mtime
@@ -32,16 +48,21 @@ def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None]) 
     from tito.grading.plain import to_json
 
     running: dict = {}
+    undecided: deque = deque()  # prepared again at the end of the queue
+    runs: dict[str, int] = {}
 
     def submit(prepared) -> None:
         prepared.attempts += 1
         running[prepared.student] = prepared
         executor.submit(prepared.student, to_json(prepared.job))
 
-    while todo or running:
+    while todo or running or undecided:
         # one job more than can run at once, so that no worker waits for step 1
-        while todo and len(running) < executor.capacity + 1:
-            prepared = grader.prepare(todo.popleft())
+        while (todo or (undecided and not running)) and len(running) < executor.capacity + 1:
+            if todo:
+                prepared = grader.prepare(todo.popleft())
+            else:
+                prepared = undecided.popleft()
             if isinstance(prepared, Outcome):
                 record(prepared)
             else:
@@ -51,6 +72,11 @@ def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None]) 
             if done.lost and prepared.attempts < executor.max_attempts:
                 submit(prepared)
                 continue
+            if not done.lost and undecided_checks(done.result):
+                runs[prepared.student] = runs.get(prepared.student, 0) + 1
+                if runs[prepared.student] < INCONCLUSIVE_RUNS:
+                    undecided.append(prepared)
+                    continue
             if done.lost:
                 outcome = grader.failed(prepared.student, f"the grading worker died while running it, "
                                         f"{prepared.attempts} times: not run again", prepared.started)

@@ -268,7 +268,7 @@ def execute_in_sandbox(job: ExecutionJob, uid: int | None, cpus: tuple[int, ...]
 
     try:
         report = judge_notebook(nb, JudgedTests(**job.tests), execute, job.cell_timeout, uid=uid, cpus=tuple(cpus),
-                                threads=settings.threads, stop_kernel=watchdog.stop_without_handover)
+                                threads=settings.threads, stop_kernel=watchdog.stop_without_handover, strict=True)
         result.judge = report.to_dict()
     finally:
         if uid is not None:

@@ -10,7 +10,7 @@ from tito.grading.outcomes import load_outcome
 from tito.grading.course import submitted_students
 from tito.grading.paths import CoursePaths
 
-GRADED_STATUSES = ("graded", "tampered", "timeout")
+GRADED_STATUSES = ("graded", "tampered", "timeout", "inconclusive")
 
 
 @dataclass

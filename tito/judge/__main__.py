@@ -49,6 +49,9 @@ def main() -> None:
 
     from tito.judge.judge import Judge, JudgeReport, session_killer
     from tito.judge.notebook import JudgedTests
+    from tito.tools import speed
+
+    speed.STRICT_OBSERVATION = bool(job.get("strict"))
 
     judge = Judge(float(job["timeout"]), kill=session_killer(job.get("uid")))
     def say(message: dict) -> None:

@@ -81,7 +81,8 @@ class JudgedTests:
 
 def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any], float]], None],
                    test_timeout: float, uid: int | None = None, cpus: tuple[int, ...] = (),
-                   threads: int | None = None, stop_kernel: Callable[[], None] | None = None) -> JudgeReport:
+                   threads: int | None = None, stop_kernel: Callable[[], None] | None = None,
+                   strict: bool = False) -> JudgeReport:
     """Execute `nb` with `execute(kernel_nb, timeout_of_cell)` while the judge runs `tests` against it;
     the graded cells of `nb` get the verdicts as outputs, its other cells the kernel's outputs.
 
@@ -89,7 +90,9 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
     CPUs `cpus` with `threads` BLAS threads when given, as the kernel does: a speed
     check compares the kernel with a baseline run under the same conditions, in the
     main thread of a process that holds nothing else. `uid` is the sandbox user whose
-    processes the judge may kill (a session that overran its test).
+    processes the judge may kill (a session that overran its test). `strict` (the
+    grader): a speed check that the operating system would not let the judge observe
+    is inconclusive, never timed on the student's word.
 
     A graded cell of `nb` that `tests` does not know (one the submission added) fails:
     only the trusted copy says what is a test. A kernel that has not handed itself to
@@ -119,7 +122,7 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
 
     job = {"tests": {"cells": {g: tests.cells[g] for g in known}, "setup": tests.setup,
                      "student_names": list(tests.student_names)},
-           "timeout": test_timeout, "uid": uid, "cpus": list(cpus)}
+           "timeout": test_timeout, "uid": uid, "cpus": list(cpus), "strict": strict}
     with JudgeProcess(job, threads) as judge:
         from nbformat.v4 import new_code_cell
 

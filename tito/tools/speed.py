@@ -35,8 +35,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 QUIET_SPREAD = 1.3  # a median sample this much slower than the fastest: other programs were running
 SPEED_ATTEMPTS = 3  # a comparison is measured again, up to this often, before its verdict
 PEEKED_ENTRIES = 64  # entries of each timed result read the moment its call returns
@@ -202,8 +200,10 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[Timed
     return calls
 
 
-def _peek(pid: int, handle: Any) -> tuple[np.ndarray, list[bytes]] | None:
+def _peek(pid: int, handle: Any) -> tuple[Any, list[bytes]] | None:
     """Entries of a result at positions picked now, read from the student's process's memory."""
+    import numpy as np
+
     from tito.judge import observe
     from tito.judge.proxy import RemoteObject
 
@@ -226,7 +226,9 @@ def _peek(pid: int, handle: Any) -> tuple[np.ndarray, list[bytes]] | None:
     return None if chunks is None else (index, chunks)
 
 
-def _same_as_peeked(result: Any, peeked: tuple[np.ndarray, list[bytes]] | None) -> None:
+def _same_as_peeked(result: Any, peeked: tuple[Any, list[bytes]] | None) -> None:
+    import numpy as np
+
     if peeked is None:
         return
     index, chunks = peeked

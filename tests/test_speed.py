@@ -1,0 +1,151 @@
+"""The speed core (`tito.tools.speed`): inline rules, and what the judge observes of a timed call.
+
+The judged tests run a real Judge against a real student process (`test_judge.judge`),
+with student kernels written to cheat the clock: results finished in the background
+after the call returned, work spread over threads in a single-core check.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from test_judge import judge, verdicts
+from tito.tools import speed
+
+
+def test_quiet_means_the_median_is_near_the_fastest_sample():
+    assert speed.is_quiet([1.0, 1.1, 1.2, 5.0, 1.05])
+    assert not speed.is_quiet([1.0, 2.0, 2.0, 2.0, 1.0])
+
+
+def test_fresh_inputs_never_repeat():
+    seen = speed.fresh_inputs(lambda seed: (seed,), 200)
+    assert len({args[0] for args in seen}) == 200, "every call should get its own seed"
+
+
+def test_speedup_inline_is_the_ratio_of_medians():
+    def slow(x):
+        time.sleep(0.004)
+        return x
+
+    def fast(x):
+        time.sleep(0.001)
+        return x
+
+    ratio = speed.speedup(fast, slow, lambda seed: (seed,), at_least=2.0, repeats=5)
+    assert 2.0 <= ratio < 6.0, f"a 1 ms call against a 4 ms one should be about 4x faster, got {ratio:.2f}x"
+
+
+def test_a_comparison_never_quiet_is_inconclusive_never_a_pass():
+    def erratic():
+        delays = iter([0.001, 0.02] * 1000)  # every other call 20 times slower: no median near the fastest
+        return lambda x: time.sleep(next(delays)) or x
+
+    with pytest.raises(speed.Inconclusive, match="never quiet"):
+        speed.speedup(erratic(), erratic(), lambda seed: (seed,), at_least=1.0, repeats=6)
+
+
+def test_compare_checks_every_result_of_the_kernel_in_full():
+    checked = []
+    speed.compare([np.negative, np.positive], lambda seed: (np.full(4, seed % 97, dtype=np.int64),), repeats=3,
+                  check=lambda got, x: checked.append(np.array_equal(got, -x)))
+    assert checked == [True] * len(checked) and len(checked) >= 3, checked
+
+
+CHEATS = '''
+import threading, time
+import numpy as np
+
+def honest(a):
+    return a * 2.0
+
+def finished_later(a):
+    """Returns at once; a background thread writes the answer afterwards."""
+    out = np.zeros_like(a)
+    def work():
+        time.sleep(0.05)
+        np.multiply(a, 2.0, out=out)
+    threading.Thread(target=work).start()
+    return out
+
+def work(a, out, rounds=40):
+    for _ in range(rounds):
+        np.multiply(a, 2.0, out=out)  # numpy lets go of the GIL: threads really run at once
+
+def one_core(a):
+    out = np.empty_like(a)
+    work(a, out)
+    return out
+
+def two_cores(a):
+    """The work of one_core twice, on two threads: a single-core check must see twice the CPU time."""
+    out, spare = np.empty_like(a), np.empty_like(a)
+    threads = [threading.Thread(target=work, args=(a, out)), threading.Thread(target=work, args=(a, spare))]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    return out
+'''
+
+TIMED = textwrap.dedent("""
+    from tito.tools import speed
+    inputs = speed.fresh_inputs(lambda seed: (np.random.default_rng(seed).random((256, 256)),), 3)
+    calls = speed.timed_calls({kernel}, inputs)
+    for call, (a,) in zip(calls, inputs):
+        assert np.array_equal(call.result, a * 2.0), "the result should be fetched whole, as plain data"
+""")
+
+
+def test_a_result_finished_after_the_call_returned_fails():
+    peeked = textwrap.dedent("""
+        from tito.judge.proxy import current_session
+        from tito.tools import speed
+        from tito.tools.judging import resident
+        (a,) = resident(np.ones((256, 256)))
+        handle = finished_later(a)
+        peeked = speed._peek(current_session().pid, handle)  # what timed_calls reads the moment a call returns
+        assert peeked is not None, "the judge should read the result from the student's process's memory"
+        time.sleep(0.3)
+        try:
+            speed._same_as_peeked(plain(handle), peeked)
+        except AssertionError as err:
+            assert "changed after its call returned" in str(err), err
+        else:
+            raise AssertionError("a result written after the call returned went unnoticed")
+    """)
+    report = judge({"honest": TIMED.format(kernel="honest"), "later": TIMED.format(kernel="finished_later"),
+                    "peeked": "import time\n" + peeked}, student=CHEATS)
+    got = verdicts(report)
+    assert got["honest"] == (True, "") and got["peeked"] == (True, ""), got
+    assert not got["later"][0], f"an unfinished result should fail its check, got {got['later']}"
+
+
+def test_a_single_core_check_charges_the_cpu_time_the_os_counted():
+    report = judge({"cores": textwrap.dedent("""
+        from tito.tools import speed
+        inputs = speed.fresh_inputs(lambda seed: (np.ones((512, 512)),), 1)
+        (one,) = speed.timed_calls(one_core, inputs)
+        (two,) = speed.timed_calls(two_cores, inputs)
+        assert one.cpu_seconds is not None and two.cpu_seconds is not None, "Linux shows the CPU time"
+        assert two.single_core_seconds >= 1.6 * one.cpu_seconds, (
+            f"twice the work on two threads should cost about twice one thread's {one.cpu_seconds:.3f} s of CPU, "
+            f"got {two.single_core_seconds:.3f} s (wall {two.seconds:.3f} s)")
+    """)}, student=CHEATS)
+    assert verdicts(report) == {"cores": (True, "")}, report
+
+
+def test_the_grader_calls_a_check_it_cannot_observe_inconclusive(monkeypatch):
+    from tito.judge import observe
+
+    monkeypatch.setattr(observe, "available", lambda: False)  # a platform without /proc
+    monkeypatch.setattr(speed, "STRICT_OBSERVATION", True)
+    report = judge({"strict": TIMED.format(kernel="honest")}, student=CHEATS)
+    (verdict,) = report.verdicts
+    assert verdict.inconclusive and not verdict.passed, verdict
+    assert "could not observe" in verdict.message, verdict.message
+    monkeypatch.setattr(speed, "STRICT_OBSERVATION", False)
+    report = judge({"local": TIMED.format(kernel="honest")}, student=CHEATS)
+    assert verdicts(report) == {"local": (True, "")}, "a student's own machine times without /proc"
