@@ -254,3 +254,69 @@ def test_long_outputs_are_merged_and_cut():
     truncate_outputs(nb, limit=100)
     texts = [(o["name"], o["text"]) for o in nb.cells[0].outputs]
     assert texts == [("stdout", "x" * 100 + TRUNCATION_NOTE), ("stderr", "warning\n"), ("stdout", "x" * 100 + TRUNCATION_NOTE)]
+
+
+def test_an_undecided_check_runs_once_more_at_the_end_then_is_recorded_inconclusive():
+    """The grading loop: a run whose judge could not decide a check goes to the end of the queue once;
+    still undecided, the outcome says so. Our own loop over our own executor interface, no nbgrader."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from tito.grading.dispatch import INCONCLUSIVE_RUNS, grade_all
+    from tito.grading.execution import ExecutionJob, ExecutionResult
+    from tito.grading.executors import Completion
+    from tito.grading.sandbox import SandboxSettings
+    from tito.grading.outcomes import Outcome
+
+    undecided = {"verdicts": [{"grade_id": "test-speed", "passed": False, "inconclusive": True}]}
+    decided = {"verdicts": [{"grade_id": "test-speed", "passed": True, "inconclusive": False}]}
+    runs_of = {"ada": [undecided, decided], "bob": [undecided] * INCONCLUSIVE_RUNS, "cy": [decided]}
+    order = []
+
+    class Executor:
+        capacity, max_attempts = 1, 3
+
+        def __init__(self):
+            self.queue = []
+
+        def submit(self, key, job_json):
+            order.append(key)
+            self.queue.append(key)
+
+        def wait(self):
+            key = self.queue.pop(0)
+            result = ExecutionResult(key, "11_kernels")
+            result.judge, result.notebook_json = runs_of[key].pop(0), "{}"
+            return [Completion(key, result)]
+
+    class Grader:
+        def prepare(self, student):
+            job = ExecutionJob(student, "11_kernels", "{}", 10, SandboxSettings())
+            return SimpleNamespace(student=student, job=job, attempts=0, started=0.0)
+
+        def finish(self, prepared, result):
+            inconclusive = any(v["inconclusive"] for v in result.judge["verdicts"])
+            return Outcome(prepared.student, "11_kernels", "inconclusive" if inconclusive else "graded")
+
+        def failed(self, student, detail, started):
+            raise AssertionError(f"{student} should not fail: {detail}")
+
+    recorded = []
+    grade_all(Grader(), deque(["ada", "bob", "cy"]), Executor(), recorded.append)
+    assert {o.student: o.status for o in recorded} == {"ada": "graded", "bob": "inconclusive", "cy": "graded"}
+    assert order == ["ada", "bob", "cy", "ada", "bob"], f"undecided runs go again after the rest: {order}"
+
+
+def test_an_undecided_check_makes_the_status_inconclusive_and_names_the_check():
+    import nbformat
+
+    from tito.grading.autograding import _status
+    from tito.grading.execution import ExecutionResult
+
+    result = ExecutionResult("ada", "11_kernels")
+    result.judge = {"verdicts": [{"grade_id": "test-matmul-parallel", "passed": False, "inconclusive": True},
+                                 {"grade_id": "test-time-kernel", "passed": True, "inconclusive": False}]}
+    status, detail = _status(result, [], nbformat.v4.new_notebook())
+    assert status == "inconclusive" and "test-matmul-parallel" in detail and "test-time-kernel" not in detail, detail
+    result.judge["verdicts"][0]["inconclusive"] = False
+    assert _status(result, [], nbformat.v4.new_notebook())[0] == "graded"
