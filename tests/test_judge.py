@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -24,6 +25,7 @@ from hypothesis.extra import numpy as hnp
 
 from helpers import REPO
 from tito.judge.judge import Judge, JudgeReport, TrustedSetup
+from tito.judge.modes import MODE_ENV
 from tito.judge.signs import assigned_names
 from tito.judge.proxy import JudgeCodec
 from tito.judge.wire import (MAX_HEADER_BYTES, Codec, ConnectionLost, ProtocolError, RemoteError, encode_error,
@@ -213,7 +215,7 @@ SETUP = "import contextlib\nimport io\nimport threading\nimport numpy as np\nfro
 
 
 def judge(tests: dict[str, str], student: str = STUDENT, timeout: float = 20,
-          names: list[str] | None = None, setup: str = SETUP) -> JudgeReport:
+          names: list[str] | None = None, setup: str = SETUP, mode: str | None = None) -> JudgeReport:
     """Run `tests` ({grade_id: source}) in a Judge against a process that exec'd `student` and serves.
     `names`: the student names the tests see (the trusted copy's solution names); default: what
     `student` defines at its top level."""
@@ -224,8 +226,9 @@ def judge(tests: dict[str, str], student: str = STUDENT, timeout: float = 20,
         exec({student!r}, namespace)
         serve("127.0.0.1", {judge.port}, {judge.token!r}, namespace)
     """)
+    env = dict(os.environ, **({MODE_ENV: mode} if mode else {}))
     process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, env=env)
     report = JudgeReport()
     watcher = threading.Thread(target=lambda: (process.wait(), judge.kernel_finished.set()), daemon=True)
     watcher.start()
@@ -410,3 +413,26 @@ def test_resident_is_the_identity_outside_the_judge():
     a = np.ones(3)
     assert resident(a)[0] is a
     assert in_student_process("math") is __import__("math")
+
+
+def test_in_process_mode_gives_the_verdicts_of_fork_mode_for_honest_tests():
+    """Where fork is missing or unsafe the tests run in the notebook's process itself, its names put back
+    after each test: the same verdicts, and an endless call ends that process's part (the judge then
+    runs the notebook again for the tests after it, in `judge_notebook`)."""
+    tests = {
+        "objects": "b = Box([1.0, 2.0])\nassert plain((b + 1).values).tolist() == [2.0, 3.0]",
+        "rebind": "globals()['double'] = lambda x: -1\nassert uses_double(1) == 0",
+        "restored": "assert uses_double(1) == 3, 'the rebinding of the test before leaked'",
+        "count": "double(1)\nassert plain(calls) == 1, calls",
+        "recount": "double(1)\nassert plain(calls) == 1, f'the count of the test before leaked: {calls}'",
+        "failing": "assert double(2) == 5, 'double(2) should be 5'",
+    }
+    forked, in_process = judge(tests), judge(tests, mode="in-process")
+    assert in_process.mode == "in-process" and forked.mode == "fork", (in_process.mode, forked.mode)
+    assert verdicts(in_process) == verdicts(forked), (verdicts(in_process), verdicts(forked))
+    assert [g for g, (ok, _) in verdicts(forked).items() if not ok] == ["failing"]
+
+    stuck = judge({"endless": "forever()", "after": "assert double(3) == 6"}, timeout=3, mode="in-process")
+    endless, after = stuck.verdicts
+    assert endless.lost_process and endless.message.startswith("timed out"), endless
+    assert after.error_type == "NotRun" and not after.passed, after

@@ -211,3 +211,18 @@ def test_the_judge_process_cannot_import_the_course_package():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "refused: the judge does not import tinytorch" in result.stdout, result.stdout
+
+
+def test_plain_accepts_plain_data_and_names_what_is_not():
+    import numpy as np
+    import pytest
+
+    from tito.tools.judging import plain
+
+    for value in ((2, 3), np.dtype("float32"), np.float32(1.5), {"a": [1, np.arange(3)]}, "text", None, b"x",
+                  np.float64, float):
+        assert plain(value) is value
+    for value, named in ((object(), "builtins.object"), ([1, {2: object()}], "builtins.object"),
+                         (np.array([object()], dtype=object), "dtype object"), (type("Mine", (), {}), "builtins.type")):
+        with pytest.raises(TypeError, match=named):
+            plain(value)

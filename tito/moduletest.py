@@ -120,7 +120,9 @@ def run_module_tests(module: Module, cell_timeout: int = STUDENT_CELL_TIMEOUT, n
             execute(nb)
         else:
             judge_report = judge_notebook(nb, tests, execute, cell_timeout)
-        stop = stops[0] if stops else None
+        # a stop in the judge's own last cell (a test that took an in-process kernel with it) is the
+        # judge's to report; the notebook itself ran
+        stop = next((s for s in stops if s is not None and (s.cell is None or s.cell < len(nb.cells))), None)
         if stop is not None:
             mark_unexecuted_graded_cells(nb, NOT_RUN_REASON)
         score = score_executed_notebook(nb)

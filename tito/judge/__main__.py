@@ -60,6 +60,7 @@ def main() -> None:
 
     say({"port": judge.port, "token": judge.token})
     judge.on_handover = lambda: say({"handed_over": True})
+    judge.on_process_lost = lambda: say({"process_lost": True})
 
     def wait_for_finish() -> None:
         sys.stdin.readline()  # "finished", or end of file when the caller is gone

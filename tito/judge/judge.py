@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 from tito.cells import grade_id, is_graded, is_locked, is_solution
 from tito.judge import proxy
+from tito.judge.modes import IN_PROCESS
 from tito.judge.proxy import JudgeSession, global_proxy, set_current_session
 from tito.tools.speed import Inconclusive
 from tito.judge.wire import ConnectionLost, ProtocolError, no_delay, rebuild_error, recv_frame
@@ -57,6 +58,7 @@ class Verdict:
     error_type: str = ""
     seconds: float = 0.0
     inconclusive: bool = False  # a check that could not be decided on trusted ground (never a pass)
+    lost_process: bool = False  # in-process mode: the test hung or killed the notebook's process
 
 
 @dataclass
@@ -65,6 +67,7 @@ class JudgeReport:
     handed_over: bool = False  # the notebook's process connected to the judge
     signs: list[str] = field(default_factory=list)  # what the student's process reported about tampering
     detail: str = ""
+    mode: str = ""  # how the student's process served the tests (tito.judge.modes), in its own words
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,6 +153,8 @@ class Judge:
         self.port = self.listener.getsockname()[1]
         self.kernel_finished = threading.Event()
         self.on_handover: Callable[[], None] = lambda: None
+        self.on_process_lost: Callable[[], None] = lambda: None
+        self.mode = ""
         self.control: socket.socket | None = None
         self._control_ids = iter(range(1, 1 << 30))
 
@@ -223,6 +228,7 @@ class Judge:
         try:
             names = self._control_request("names")
             report.signs = [str(s)[:300] for s in names.get("signs", [])][:20]
+            report.mode = self.mode = str(names.get("mode", ""))[:20]
             namespace = self._namespace(setup, names.get("names", {}))
         except Exception as exc:  # the namespace could not be read: no test can run
             report.detail = f"the judge could not read the notebook's names: {type(exc).__name__}: {exc}"
@@ -236,9 +242,17 @@ class Judge:
                 continue
             verdict = self._judge_cell(test_id, source, namespace)
             report.verdicts.append(verdict)
-            if verdict.error_type == "ConnectionLost" and self.control is None:
+            if verdict.lost_process:
+                broken = "the test before it left the notebook's process hung or dead"
+                self.on_process_lost()
+            elif verdict.error_type == "ConnectionLost" and self.control is None:
                 broken = "the notebook's process stopped"
         self._close_control()
+
+    def _drop_control(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
 
     def _close_control(self) -> None:
         if self.control is None:
@@ -298,13 +312,19 @@ class Judge:
             inconclusive = type(exc) is Inconclusive
             verdict = Verdict(test_id, False, f"inconclusive: {exc}" if inconclusive else message,
                               type(exc).__name__, inconclusive=inconclusive)
+            # served in the notebook's own process: an overrun or a death took that process with it
+            verdict.lost_process = self.mode == IN_PROCESS and (timed_out or isinstance(exc, ConnectionLost))
         finally:
             set_current_session(None)
             namespace.keep_definitions(source)
-        try:
-            self.end_session(session, timed_out)
-        except Exception:
-            self.control = None
+        if verdict.lost_process:
+            session.close()
+            self._drop_control()
+        else:
+            try:
+                self.end_session(session, timed_out)
+            except Exception:
+                self.control = None
         verdict.seconds = time.perf_counter() - start
         return verdict
 

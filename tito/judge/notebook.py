@@ -22,6 +22,7 @@ from typing import Any, Callable
 from tito.cells import grade_id, graded_code_cells, is_graded_code
 from tito.errors import TitoError
 from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, TrustedSetup, Verdict, trusted_setup
+from tito.judge.modes import IN_PROCESS
 from tito.judge.server import serve_cell_source
 
 SERVE_CELL_KEY = "tito_judge_serve"
@@ -100,16 +101,54 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
     handover), or whose cell is STOP_GRACE_SECONDS past its time limit (wedged: it
     answers no interrupt), is stopped with `stop_kernel()` (default: kill this
     process's Jupyter kernels); the tests then fail as not run.
+
+    Where the notebook's process serves the tests in-process (`tito.judge.modes`), a
+    test that hangs or kills it stops the kernel, and the notebook runs again in a
+    fresh kernel for the tests after that one.
     """
     graded_ids = [str(grade_id(c)) for c in graded_code_cells(nb)]
-    known = [g for g in graded_ids if g in tests.cells]
+    remaining = [g for g in graded_ids if g in tests.cells]
     kernel_nb = copy.deepcopy(nb)
     for cell in kernel_nb.cells:
         if is_graded_code(cell):
             cell.source = ""  # the tests stay out of the student's process
             cell.outputs = []
-    budget = test_timeout * (len(known) + 1) + HANDOVER_SECONDS
+    first_run, report, verdicts = None, None, {}
+    while True:
+        run_nb = copy.deepcopy(kernel_nb)
+        ran = _judge_once(run_nb, JudgedTests({g: tests.cells[g] for g in remaining}, tests.setup,
+                                              list(tests.student_names)),
+                          execute, test_timeout, uid, cpus, threads, stop_kernel, strict)
+        first_run = first_run or run_nb
+        report = report or ran
+        verdicts.update({v.grade_id: v for v in ran.verdicts})
+        lost = next((v.grade_id for v in ran.verdicts if v.lost_process), None)
+        if ran.mode != IN_PROCESS or lost is None or lost not in remaining:
+            break
+        # in-process mode: the test that hung or killed the notebook's process took the kernel with it;
+        # a fresh kernel runs the notebook again for the tests after it, as fork mode would have gone on
+        remaining = remaining[remaining.index(lost) + 1:]
+        if not remaining:
+            break
+    report.verdicts = [verdicts[g] for g in graded_ids if g in verdicts]
+    for cell, ran_cell in zip(nb.cells, first_run.cells):
+        if is_graded_code(cell):
+            name = str(grade_id(cell))
+            verdict = verdicts.get(name) or Verdict(name, False, "not a graded cell of this assignment", "UnknownTest")
+            cell.outputs = verdict_outputs(verdict)
+            cell.execution_count = ran_cell.get("execution_count") or 1
+        elif cell.cell_type == "code":
+            cell.outputs = ran_cell.get("outputs", [])
+            cell.execution_count = ran_cell.get("execution_count")
+    return report
 
+
+def _judge_once(kernel_nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any], float]], None],
+                test_timeout: float, uid: int | None, cpus: tuple[int, ...], threads: int | None,
+                stop_kernel: Callable[[], None] | None, strict: bool) -> JudgeReport:
+    """One kernel run of `kernel_nb` (graded cells already empty) with a judge process for `tests`."""
+    budget = test_timeout * (len(tests.cells) + 1) + HANDOVER_SECONDS
+    stop_kernel = stop_kernel or kill_kernels
     serve_started = threading.Event()
     deadline = [float("inf")]  # when the running cell is overdue: its time limit and a grace
 
@@ -120,10 +159,9 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
             serve_started.set()
         return limit
 
-    job = {"tests": {"cells": {g: tests.cells[g] for g in known}, "setup": tests.setup,
-                     "student_names": list(tests.student_names)},
+    job = {"tests": {"cells": dict(tests.cells), "setup": tests.setup, "student_names": list(tests.student_names)},
            "timeout": test_timeout, "uid": uid, "cpus": list(cpus), "strict": strict}
-    with JudgeProcess(job, threads) as judge:
+    with JudgeProcess(job, threads, on_process_lost=stop_kernel) as judge:
         from nbformat.v4 import new_code_cell
 
         serve = new_code_cell(serve_cell_source("127.0.0.1", judge.port, judge.token))
@@ -131,7 +169,7 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
         kernel_nb.cells.append(serve)
         ran = threading.Event()
         watcher = threading.Thread(target=_stop_stuck_kernel, daemon=True,
-                                   args=(serve_started, judge.handed_over, deadline, ran, stop_kernel or kill_kernels))
+                                   args=(serve_started, judge.handed_over, deadline, ran, stop_kernel))
         watcher.start()
         try:
             execute(kernel_nb, timeout_of)
@@ -139,16 +177,6 @@ def judge_notebook(nb, tests: JudgedTests, execute: Callable[[Any, Callable[[Any
             ran.set()
             report = judge.finish(budget)
     kernel_nb.cells.pop()
-    verdicts = {v.grade_id: v for v in report.verdicts}
-    for cell, ran in zip(nb.cells, kernel_nb.cells):
-        if is_graded_code(cell):
-            name = str(grade_id(cell))
-            verdict = verdicts.get(name) or Verdict(name, False, "not a graded cell of this assignment", "UnknownTest")
-            cell.outputs = verdict_outputs(verdict)
-            cell.execution_count = ran.get("execution_count") or 1
-        elif cell.cell_type == "code":
-            cell.outputs = ran.get("outputs", [])
-            cell.execution_count = ran.get("execution_count")
     return report
 
 
@@ -187,10 +215,12 @@ class JudgeProcess:
 
     Protocol over the judge's stdin and stdout, one JSON line each: the job in; the
     listening port and token out; `{"handed_over": true}` out when the notebook's
-    process has connected; "finished" in when the notebook has run; the report out.
+    process has connected; `{"process_lost": true}` out when, in in-process mode, a
+    test left that process hung or dead (the kernel is then stopped); "finished" in
+    when the notebook has run; the report out.
     """
 
-    def __init__(self, job: dict, threads: int | None):
+    def __init__(self, job: dict, threads: int | None, on_process_lost: Callable[[], None] = lambda: None):
         import subprocess
         import sys
         import tempfile
@@ -216,6 +246,7 @@ class JudgeProcess:
             self.close()
             raise
         self.handed_over = threading.Event()
+        self.on_process_lost = on_process_lost
         self._report: dict | None = None
         self._report_ready = threading.Event()
         threading.Thread(target=self._read_messages, name="judge-messages", daemon=True).start()
@@ -228,6 +259,8 @@ class JudgeProcess:
                 continue
             if message == {"handed_over": True}:
                 self.handed_over.set()
+            elif message == {"process_lost": True}:
+                self.on_process_lost()  # in-process mode: the kernel is stuck in, or died of, a test
             else:
                 self._report = message
                 break
@@ -265,7 +298,7 @@ class JudgeProcess:
         data = self._report
         return JudgeReport(verdicts=[Verdict(**v) for v in data.get("verdicts", [])],
                            handed_over=bool(data.get("handed_over")), signs=list(data.get("signs", [])),
-                           detail=str(data.get("detail", "")))
+                           detail=str(data.get("detail", "")), mode=str(data.get("mode", "")))
 
     def close(self) -> None:
         if self.process.poll() is None:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 
 _PLAIN_SCALARS = (type(None), bool, int, float, complex, str, bytes, slice, range, type(Ellipsis))
 _PLAIN_CONTAINERS = (tuple, list, set, frozenset)
+_PLAIN_TYPES = (bool, int, float, complex, str, bytes, list, tuple, dict, set, object)
 PLAIN_MAX_DEPTH = 32
 
 
@@ -65,7 +66,13 @@ def _check_plain(value: Any, depth: int) -> None:
     if depth > PLAIN_MAX_DEPTH:
         raise TypeError(f"a value nested more than {PLAIN_MAX_DEPTH} levels deep is not plain data")
     kind = type(value)
-    if kind in _PLAIN_SCALARS or kind is np.dtype:
+    if kind in _PLAIN_SCALARS:
+        return
+    if kind is type and (value in _PLAIN_TYPES or (issubclass(value, np.generic) and value.__module__ == "numpy")):
+        return  # the types the wire carries by name: float, np.float32, ...
+    if isinstance(value, np.dtype):  # each dtype is an instance of its own subclass (numpy.dtypes.Float32DType)
+        if value.kind not in "biufcUSmM" or value.fields is not None:
+            raise TypeError(f"the dtype {value} is not plain data")
         return
     if kind is np.ndarray or isinstance(value, np.generic):
         if value.dtype.kind not in "biufcUSmM":
