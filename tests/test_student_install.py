@@ -42,7 +42,8 @@ def test_workspace_commands_work_without_instructor_and_developer_packages(tmp_p
     blocked = tmp_path / "blocked"
     for name in {n.replace("-", "_") for n in INSTRUCTOR_ONLY | DEVELOPER_ONLY}:
         (blocked / name).mkdir(parents=True)
-        (blocked / name / "__init__.py").write_text(f"raise ImportError('{name} is not in a student install')\n")
+        (blocked / name / "__init__.py").write_text(
+            f"raise ModuleNotFoundError('{name} is not in a student install', name='{name}')\n")
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(blocked), os.environ.get("PYTHONPATH")]))}
 
     exported = run_tito("export", "02", cwd=workspace, env=env)
@@ -52,6 +53,11 @@ def test_workspace_commands_work_without_instructor_and_developer_packages(tmp_p
     assert "not in a student install" not in tested.stdout + tested.stderr
     status = run_tito("module", "status", cwd=workspace, env=env)
     assert status.returncode == 0 and "0/100" in status.stdout, status.stdout + status.stderr
+    # an instructor's command names the extra it needs, in one line
+    refused = run_tito("student", "workspace", str(tmp_path / "another"), cwd=workspace, env=env)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 1 and "Traceback" not in said, said
+    assert "needs nbgrader" in said and "[instructor]" in said and "pip install -e '.[instructor]'" in said, said
     # the check is real: the same environment cannot import nbgrader
     probe = subprocess.run([sys.executable, "-c", "import nbgrader"], env=dict(os.environ, **env), capture_output=True, text=True)
     assert probe.returncode != 0 and "not in a student install" in probe.stderr, probe.stderr

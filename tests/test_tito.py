@@ -121,7 +121,36 @@ def test_system_doctor_checks_every_dependency():
     assert result.returncode == 0, result.stdout
     for name in ("python", "numpy", "nbgrader", "jupytext", "nbdev", "fastcore", "jupyter kernel"):
         assert name in result.stdout, f"doctor does not report {name}"
+    assert "judge mode" in result.stdout and "fork: Linux" in result.stdout, result.stdout
+    assert "BLAS control" in result.stdout and "threadpoolctl limits openblas" in result.stdout, result.stdout
     assert "environment ready" in result.stdout
+
+
+@pytest.mark.parametrize("environment, mode, why", [
+    ({}, "fork", "Linux"), ({"TITO_JUDGE_MODE": "in-process"}, "in-process", "TITO_JUDGE_MODE"),
+])
+def test_judge_mode_follows_its_rule(monkeypatch, environment, mode, why):
+    from tito.judge import modes
+
+    monkeypatch.delenv(modes.MODE_ENV, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert modes.session_mode()[0] == mode and why in modes.session_mode()[1]
+    monkeypatch.setattr(modes, "PLATFORM", "darwin")
+    if not environment:
+        assert modes.session_mode() == (modes.IN_PROCESS, modes.session_mode()[1]) and "macOS" in modes.session_mode()[1]
+    monkeypatch.delattr(modes.os, "fork")
+    assert modes.session_mode()[0] == "in-process"
+
+
+def test_grading_says_it_needs_linux_elsewhere(monkeypatch):
+    from tito.errors import TitoError
+    from tito.grading import sandbox
+
+    sandbox.require_linux("tito nbgrader autograde")  # this machine: Linux
+    monkeypatch.setattr(sandbox.sys, "platform", "win32")
+    with pytest.raises(TitoError, match="runs on Linux only.*Students' commands"):
+        sandbox.require_linux("tito nbgrader autograde")
 
 
 def test_doctor_reports_a_missing_requirement_with_a_fix():

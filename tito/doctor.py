@@ -39,6 +39,18 @@ def declared_requirements(distribution: str = "tinytorch") -> list[tuple[str, st
     return found
 
 
+def extra_providing(module: str) -> str | None:
+    """The extra whose install brings the top-level module `module` (nbgrader: instructor), or None."""
+    from packaging.requirements import Requirement
+
+    wanted = module.split(".")[0].lower()
+    for spec, extra in declared_requirements():
+        name = Requirement(spec).name.lower().replace("-", "_")
+        if extra is not None and wanted in (name, name.removesuffix("_binary")):
+            return extra
+    return None
+
+
 def check_requirement(spec: str, extra: str | None = None) -> Check:
     """An installed dependency of the right version; a missing one of an extra is fine (another role's)."""
     from packaging.requirements import Requirement
@@ -80,9 +92,34 @@ def check_package_import() -> Check:
     return Check("import tinytorch", silent, detail, "" if silent else "run `tito export --all`")
 
 
+def check_judge_mode() -> Check:
+    """How `tito module test`'s judge gives each graded test a fresh copy of the notebook's process."""
+    from tito.judge.modes import session_mode
+
+    mode, why = session_mode()
+    return Check("judge mode", True, f"{mode}: {why}")
+
+
+def check_blas_control() -> Check:
+    """Whether threadpoolctl can limit the BLAS NumPy uses (the parallel kernels hold it to one thread)."""
+    import numpy  # noqa: F401  loads the BLAS library threadpoolctl looks for
+    from threadpoolctl import ThreadpoolController
+
+    blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    if blas:
+        found = ", ".join(f"{c.internal_api} {c.version or ''} ({c.num_threads} threads now)" for c in blas)
+        return Check("BLAS control", True, f"threadpoolctl limits {found}")
+    return Check("BLAS control", True, "threadpoolctl finds no BLAS it can limit (Accelerate on macOS, or an unknown "
+                 "library): the kernels stay correct, but parallel workers may share the cores with BLAS's own "
+                 "threads; to hold BLAS to one thread, set VECLIB_MAXIMUM_THREADS=1 (Accelerate) or "
+                 "OPENBLAS_NUM_THREADS=1 before Python starts")
+
+
 def run_checks() -> list[Check]:
     checks = [check_python()]
     checks += [check_requirement(spec, extra) for spec, extra in declared_requirements()]
     checks.append(check_kernel())
     checks.append(check_package_import())
+    checks.append(check_judge_mode())
+    checks.append(check_blas_control())
     return checks

@@ -9,7 +9,6 @@ each with an atomic rename; a failure part-way leaves the package as it was.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import tempfile
@@ -44,14 +43,12 @@ def strip_solution_markers(cell) -> None:
 
 @contextlib.contextmanager
 def export_lock(root: Path):
-    """Serialise exports of one project (several shells, parallel test workers)."""
-    lock_path = root / ".tito-export.lock"
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Serialise exports of one project (several shells, parallel test workers). `filelock` picks the
+    operating system's lock (fcntl on Linux and macOS, msvcrt on Windows)."""
+    from filelock import FileLock
+
+    with FileLock(str(root / ".tito-export.lock")):
+        yield
 
 
 @contextlib.contextmanager

@@ -45,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
 
         print_error(str(exc))
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        from tito.doctor import extra_providing
+
+        extra = extra_providing(exc.name or "")
+        if extra is None:
+            raise
+        from tito.console import print_error
+
+        command = " ".join(a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("-"))[:60]
+        print_error(f"`tito {command}` needs {exc.name}, which comes with the [{extra}] extra: "
+                    f"pip install -e '.[{extra}]' in the course repository")
+        return 1
     except KeyboardInterrupt:
         return 130
 

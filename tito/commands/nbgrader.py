@@ -155,6 +155,9 @@ def run_collect(args: argparse.Namespace) -> int:
 
 
 def run_autograde(args: argparse.Namespace) -> int:
+    from tito.grading.sandbox import require_linux
+
+    require_linux("tito nbgrader autograde")
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from tito.console import console, table as new_table
@@ -207,6 +210,9 @@ def run_autograde(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    from tito.grading.sandbox import require_linux
+
+    require_linux("tito nbgrader worker")
     from tito.console import console
     from tito.errors import TitoError
     from tito.grading.cluster import describe_versions, prepare_worker, serve_worker

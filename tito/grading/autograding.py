@@ -297,12 +297,9 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
 
 def _course_lock(course: CoursePaths):
     """One autograde at a time per course: a second one would grade the same submissions twice."""
-    import fcntl
+    from filelock import FileLock, Timeout
 
-    handle = open(course.root / ".autograde.lock", "w")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
+        return FileLock(str(course.root / ".autograde.lock")).acquire(timeout=0)  # `with` releases it
+    except Timeout:
         raise TitoError(f"another `tito nbgrader autograde` is running on {course.root}: wait for it to finish") from None
-    return handle  # a file object: `with` releases the lock by closing it

@@ -14,7 +14,6 @@ Standard library only: the kernel launcher imports this module.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -105,8 +104,23 @@ def _lock_dir() -> Path:
     return path
 
 
+def require_linux(what: str) -> None:
+    """Grading runs student code in a sandbox built from Linux's namespaces, users, resource limits and
+    /proc, with a fork of the kernel per test: on any other system `what` says so and stops."""
+    import platform
+
+    from tito.errors import TitoError
+
+    if not sys.platform.startswith("linux"):
+        raise TitoError(f"{what} runs on Linux only: its sandbox needs Linux (namespaces, /proc, fork per test), "
+                        f"and this is {platform.system() or sys.platform}. Students' commands (tito export, "
+                        "tito module test) work here; grade on a Linux machine or a Linux container")
+
+
 def claim_sandbox_uid() -> tuple[int, int]:
     """Lock a free sandbox uid for the rest of this process's life; return (uid, lock fd)."""
+    import fcntl  # the sandbox is Linux's (require_linux); importing the package works anywhere
+
     lock_dir = _lock_dir()
     for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + MAX_SANDBOX_USERS):
         fd = os.open(lock_dir / f"{uid}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
