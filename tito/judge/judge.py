@@ -48,6 +48,7 @@ WORKLOADS_SUFFIX = "-workloads"  # a locked cell of workloads that must run wher
 COURSE_PACKAGE = "tinytorch"  # its names are the student's objects, never imported by the judge
 HANDOVER_SECONDS = 30.0  # how long the judge waits for a forked session to connect
 JUDGE_ENAME = "JudgeVerdict"
+KILL_SIGNAL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL; its SIGTERM ends the process
 
 
 @dataclass
@@ -397,7 +398,7 @@ def session_killer(uid: int | None) -> Callable[[int], None]:
             owned = parent is not None and _parent_of(parent) == os.getppid()
         if owned:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, KILL_SIGNAL)
             except (ProcessLookupError, PermissionError):
                 pass
     return kill
@@ -405,7 +406,7 @@ def session_killer(uid: int | None) -> Callable[[int], None]:
 
 def _kill_process(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, KILL_SIGNAL)
     except (ProcessLookupError, PermissionError):
         pass
 

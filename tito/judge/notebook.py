@@ -14,6 +14,7 @@ import ast
 import copy
 import json
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -235,23 +236,30 @@ class JudgeProcess:
             for name in BLAS_THREAD_VARIABLES:
                 env[name] = str(threads)
         self._log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen([sys.executable, "-m", "tito.judge"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
-        try:
-            self.process.stdin.write(json.dumps(job) + "\n")
-            self.process.stdin.flush()
-            hello = self._read_line(HANDOVER_SECONDS)
-            self.port, self.token = int(hello["port"]), str(hello["token"])
-        except BaseException:
-            self.close()
-            raise
         self.handed_over = threading.Event()
         self.on_process_lost = on_process_lost
         self._report: dict | None = None
         self._report_ready = threading.Event()
+        self._hello: queue.Queue = queue.Queue(maxsize=1)
+        self.process = subprocess.Popen([sys.executable, "-m", "tito.judge"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
+        # a thread reads the judge's lines: a pipe cannot be waited on with a timeout on every OS
         threading.Thread(target=self._read_messages, name="judge-messages", daemon=True).start()
+        try:
+            self.process.stdin.write(json.dumps(job) + "\n")
+            self.process.stdin.flush()
+            hello = self._read_hello(HANDOVER_SECONDS)
+            self.port, self.token = int(hello["port"]), str(hello["token"])
+        except BaseException:
+            self.close()
+            raise
 
     def _read_messages(self) -> None:
+        first = self.process.stdout.readline()
+        self._hello.put(first)
+        if not first:
+            self._report_ready.set()
+            return
         for line in self.process.stdout:
             try:
                 message = json.loads(line)
@@ -272,11 +280,11 @@ class JudgeProcess:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _read_line(self, timeout: float) -> dict:
-        import select
-
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else ""
+    def _read_hello(self, timeout: float) -> dict:
+        try:
+            line = self._hello.get(timeout=timeout)
+        except queue.Empty:
+            line = ""
         if not line:
             raise JudgeError(f"the judge process stopped without answering: {self._log_tail()}")
         return json.loads(line)
