@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 
 from test_judge import judge, verdicts
+from tito.judge import observe
 from tito.tools import speed
+
+linux_proc = pytest.mark.skipif(not observe.available(), reason="the judge reads the student's process from /proc: Linux")
 
 
 def test_quiet_means_the_median_is_near_the_fastest_sample():
@@ -99,6 +102,7 @@ TIMED = textwrap.dedent("""
 """)
 
 
+@linux_proc
 def test_a_result_finished_after_the_call_returned_fails():
     peeked = textwrap.dedent("""
         from tito.judge.proxy import current_session
@@ -123,6 +127,7 @@ def test_a_result_finished_after_the_call_returned_fails():
     assert not got["later"][0], f"an unfinished result should fail its check, got {got['later']}"
 
 
+@linux_proc
 def test_a_single_core_check_charges_the_cpu_time_the_os_counted():
     report = judge({"cores": textwrap.dedent("""
         from tito.tools import speed
