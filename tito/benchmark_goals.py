@@ -68,9 +68,12 @@ class Goal:
 
 
 GOALS: dict[str, Goal] = {
+    # a row split cannot reach numpy's own threaded @ (every worker packs all of B): the mark sits below that
+    # ceiling (`python -m scripts.row_split_ceiling` measures it) with room for run-to-run noise, so that a
+    # correct kernel does not miss it
     "matmul_parallel_vs_numpy": Goal(
         "matmul_parallel's gain over 1-thread BLAS, as a fraction of numpy's multithreaded @ gain, n={size}",
-        0.95, True, "of the machine's gain"),
+        0.93, True, "of the machine's gain"),
     "parallel_relu_vs_machine": Goal(
         "parallel_relu's gain over vectorized_relu, as a fraction of the machine's multi-thread streaming gain "
         "(numpy's maximum into one fresh output), {size:.0e} float32",
