@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from helpers import REPO
-from tito.judge.judge import Judge, JudgeReport, TrustedSetup
+from tito.judge.judge import Judge, JudgeReport
+from tito.judge.trusted import TrustedSetup
 from tito.judge.modes import MODE_ENV
 from tito.judge.signs import assigned_names
 from tito.judge.proxy import JudgeCodec

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
+import judge_lint
 from helpers import REPO
+from tito.judge.trusted import TEST_HELPERS_SUFFIX, trusted_setup
 from tito.notebooks import read_source
 from tito.project import list_modules
 
@@ -64,6 +66,32 @@ def test_export_target_and_last_cell(notebook):
     assert 'if __name__ == "__main__":' in last.source and "run_module_tests_auto(" in last.source
 
 
+def _import_fallbacks(text: str) -> bool:
+    """A `try` that imports something and catches ImportError: the pattern that swaps in a fake. (A handler
+    around other code, such as the CLI naming the extra a missing package comes with, is not one.)"""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Try):
+            continue
+        imports = any(isinstance(n, (ast.Import, ast.ImportFrom)) for part in node.body for n in ast.walk(part))
+        catches = any(h.type is not None and re.search(r"ImportError|ModuleNotFoundError", ast.unparse(h.type))
+                      for h in node.handlers)
+        if imports and catches:
+            return True
+    return False
+
+
+def test_the_fallback_check_finds_a_fallback_and_only_that():
+    assert _import_fallbacks("try:\n    import numpy\nexcept ImportError:\n    numpy = None\n")
+    assert _import_fallbacks("try:\n    from x import y\nexcept (ModuleNotFoundError, OSError):\n    y = 1\n")
+    assert not _import_fallbacks("try:\n    run()\nexcept ModuleNotFoundError as exc:\n    say(exc.name)\n")
+
+
 @pytest.mark.parametrize("folder", ["modules", "tinytorch", "tito"])
 def test_no_path_hacks_or_import_fallbacks(folder):
     offenders = []
@@ -71,8 +99,74 @@ def test_no_path_hacks_or_import_fallbacks(folder):
         text = path.read_text(encoding="utf-8")
         if re.search(r"sys\.path\.(insert|append)|sys\.path\s*\+?=", text):
             offenders.append(f"{path.relative_to(REPO)}: sys.path edit")
-        if re.search(r"except\s+(\(?\s*)?(ImportError|ModuleNotFoundError)", text):
+        if _import_fallbacks(text):
             offenders.append(f"{path.relative_to(REPO)}: ImportError fallback")
         if re.search(r"^class\s+Mock\w*", text, re.M):
             offenders.append(f"{path.relative_to(REPO)}: mock class")
     assert not offenders, offenders
+
+
+def lint_targets(module, nb) -> list[tuple[int, str]]:
+    """(first line in the module's source file, source) of each graded cell and of the test-helpers cell."""
+    lines = module.source_path.read_text(encoding="utf-8").splitlines()
+    targets = []
+    for cell in nb.cells:
+        gid = nbgrader(cell).get("grade_id", "")
+        if cell.cell_type != "code" or not (nbgrader(cell).get("grade") or gid.endswith(TEST_HELPERS_SUFFIX)):
+            continue
+        header = next(i for i, line in enumerate(lines) if line.startswith("# %%") and f'"grade_id": "{gid}"' in line)
+        targets.append((header + 2, cell.source))
+    return targets
+
+
+def test_graded_tests_compare_only_plain_values(notebook):
+    module, nb = notebook
+    student = trusted_setup(nb).student_names
+    found = [f"{module.source_path.relative_to(REPO)}:{first + line - 1}: {code} {judge_lint.MESSAGE}"
+             for first, source in lint_targets(module, nb) for line, code in judge_lint.violations(source, student)]
+    assert not found, "\n".join(found)
+
+
+LINTED = """
+def test_unit_example():
+    t = Tensor([[1, 2, 3], [4, 5, 6]])
+    got, other = t.sum(), 3
+    for row in (t, got):
+        pass
+    {line}
+"""
+
+
+@pytest.mark.parametrize("line", [
+    "assert t.shape == (2, 3)",
+    "assert got",
+    "assert 2 in t.items",
+    "assert len(t) == 2",
+    "assert not got.data.any() or other",
+    "assert row.size > 0",
+    "assert [v for v in t.data]",
+    "assert Tensor(1) + 1 != 2",
+    "if t.requires_grad: pass",
+    "low, high = t.split()",
+    "assert in_student_process('tracemalloc').is_tracing()",
+])
+def test_lint_catches_student_values_compared(line):
+    found = judge_lint.violations(LINTED.format(line=line), ["Tensor"])
+    assert [n for n, _ in found] == [7], f"{line!r}: expected one violation on line 7, got {found}"
+
+
+@pytest.mark.parametrize("line", [
+    "assert plain(t.shape) == (2, 3)",
+    "assert plain(got)",
+    "assert 2 in plain(t.items)",
+    "assert np.shape(t.data)[0] == 2 and other == 3",
+    "assert float(got) > 0 and isinstance(t, Tensor)",
+    "assert f'{t}' != '' and str(t) != repr(t)",
+    "assert type(t) is Tensor",
+    "assert int(plain(row.size)) > 0",
+    "low, high = plain(t.split())",
+    "assert plain(in_student_process('tracemalloc').is_tracing())",
+])
+def test_lint_accepts_fetched_values(line):
+    found = judge_lint.violations(LINTED.format(line=line), ["Tensor"])
+    assert found == [], f"{line!r}: expected no violation, got {found}"

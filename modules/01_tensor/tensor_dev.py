@@ -413,24 +413,25 @@ class Tensor:
 
 # %% nbgrader={"grade": true, "grade_id": "test-tensor-creation", "locked": true, "points": 20, "schema_version": 3, "solution": false, "task": false}
 def test_unit_tensor_creation():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     t = Tensor([[1.5, 2.0, 3.0], [4.0, 5.0, 6.0]])
     assert isinstance(t.data, np.ndarray), f"Tensor.data should be a numpy.ndarray, got {type(t.data).__name__}"
-    assert t.data.dtype == np.float32, f"Python floats should become float32, got {t.data.dtype}"
+    assert plain(t.data.dtype) == np.float32, f"Python floats should become float32, got {t.data.dtype}"
     expected = np.array([[1.5, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)
     assert np.array_equal(t.data, expected), f"Tensor data should be {expected}, got {t.data}"
 
     scalar = Tensor(2.5)
-    assert scalar.data.shape == () and scalar.data.dtype == np.float32, (
+    assert plain(scalar.data.shape) == () and plain(scalar.data.dtype) == np.float32, (
         f"Tensor(2.5) should be a 0-d float32 array, got shape {scalar.data.shape} dtype {scalar.data.dtype}")
     ints = Tensor([1, 2, 3])
-    assert ints.data.dtype.kind == "i", f"Python ints should stay integers, got {ints.data.dtype}"
+    assert plain(ints.data.dtype.kind) == "i", f"Python ints should stay integers, got {ints.data.dtype}"
 
     f64 = np.linspace(0.0, 1.0, 5)
     wrapped = Tensor(f64)
-    assert wrapped.data.dtype == np.float64, f"an ndarray should keep its dtype float64, got {wrapped.data.dtype}"
+    assert plain(wrapped.data.dtype) == np.float64, f"an ndarray should keep its dtype float64, got {wrapped.data.dtype}"
 
     cast = Tensor([1, 2], dtype=np.float64)
-    assert cast.data.dtype == np.float64, f"dtype=np.float64 should give float64, got {cast.data.dtype}"
+    assert plain(cast.data.dtype) == np.float64, f"dtype=np.float64 should give float64, got {cast.data.dtype}"
 
     for ragged in ([[1, 2], [3]], [[1.0], [2.0, 3.0]]):
         try:
@@ -449,10 +450,10 @@ def test_unit_tensor_creation():
             raise AssertionError(f"Tensor({bad!r}) should raise TypeError (non-numeric data), but it returned")
     ### BEGIN HIDDEN TESTS
     nested = Tensor(Tensor([1.0, 2.0]))
-    assert np.array_equal(nested.data, [1.0, 2.0]) and nested.data.dtype == np.float32, (
+    assert np.array_equal(nested.data, [1.0, 2.0]) and plain(nested.data.dtype) == np.float32, (
         f"Tensor(Tensor([1.0, 2.0])) should hold float32 [1, 2], got {nested.data} ({nested.data.dtype})")
-    assert Tensor(np.float64(1.0)).data.dtype == np.float64, "a numpy float64 scalar should keep its dtype"
-    assert Tensor([True, False]).data.dtype == np.bool_, "a list of bools should give a bool Tensor"
+    assert plain(Tensor(np.float64(1.0)).data.dtype) == np.float64, "a numpy float64 scalar should keep its dtype"
+    assert plain(Tensor([True, False]).data.dtype) == np.bool_, "a list of bools should give a bool Tensor"
     try:
         Tensor([1.0], dtype=str)
     except TypeError:
@@ -465,17 +466,18 @@ test_unit_tensor_creation()
 
 # %% nbgrader={"grade": true, "grade_id": "test-tensor-properties", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_tensor_properties():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     reference = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     t = Tensor(reference)
-    assert t.shape == (2, 3, 4), f"shape should be (2, 3, 4), got {t.shape}"
-    assert t.size == 24 and isinstance(t.size, int), f"size should be the int 24, got {t.size!r}"
-    assert t.ndim == 3, f"ndim should be 3, got {t.ndim}"
-    assert t.dtype == np.float32, f"dtype should be float32, got {t.dtype}"
+    assert plain(t.shape) == (2, 3, 4), f"shape should be (2, 3, 4), got {t.shape}"
+    assert plain(t.size) == 24 and isinstance(plain(t.size), int), f"size should be the int 24, got {t.size!r}"
+    assert plain(t.ndim) == 3, f"ndim should be 3, got {t.ndim}"
+    assert plain(t.dtype) == np.float32, f"dtype should be float32, got {t.dtype}"
     scalar = Tensor(7.0)
-    assert (scalar.shape, scalar.size, scalar.ndim) == ((), 1, 0), (
+    assert (plain(scalar.shape), plain(scalar.size), plain(scalar.ndim)) == ((), 1, 0), (
         f"a scalar should have shape (), size 1, ndim 0; got {scalar.shape}, {scalar.size}, {scalar.ndim}")
     empty = Tensor(np.zeros((0, 5)))
-    assert (empty.shape, empty.size) == ((0, 5), 0), f"zeros((0, 5)) should have size 0, got {empty.size}"
+    assert (plain(empty.shape), plain(empty.size)) == ((0, 5), 0), f"zeros((0, 5)) should have size 0, got {empty.size}"
 
     text = repr(Tensor([1.0, 2.0]))
     for part in ("Tensor(", "(2,)", "float32"):
@@ -494,6 +496,7 @@ test_unit_tensor_properties()
 
 # %% nbgrader={"grade": true, "grade_id": "test-tensor-arithmetic", "locked": true, "points": 25, "schema_version": 3, "solution": false, "task": false}
 def test_unit_tensor_arithmetic():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     rng = np.random.default_rng(0)
     a = rng.standard_normal((3, 4)).astype(np.float32)
     b = rng.standard_normal((4,)).astype(np.float32) + 3.0  # no division by ~0
@@ -506,18 +509,18 @@ def test_unit_tensor_arithmetic():
     }
     for name, (got, expected) in cases.items():
         assert isinstance(got, Tensor), f"{name} should return a Tensor, got {type(got).__name__}"
-        assert got.shape == expected.shape, f"{name} should have shape {expected.shape}, got {got.shape}"
-        assert got.dtype == np.float32, f"{name} with float32 inputs should stay float32, got {got.dtype}"
+        assert plain(got.shape) == expected.shape, f"{name} should have shape {expected.shape}, got {got.shape}"
+        assert plain(got.dtype) == np.float32, f"{name} with float32 inputs should stay float32, got {got.dtype}"
         assert np.allclose(got.data, expected, rtol=1e-6), f"{name} should be\n{expected}\ngot\n{got.data}"
 
     column = Tensor([[1.0], [2.0]])
     row = Tensor([10.0, 20.0, 30.0])
     outer = column * row
-    assert outer.shape == (2, 3), f"(2, 1) * (3,) should broadcast to (2, 3), got {outer.shape}"
+    assert plain(outer.shape) == (2, 3), f"(2, 1) * (3,) should broadcast to (2, 3), got {outer.shape}"
     assert np.array_equal(outer.data, [[10, 20, 30], [20, 40, 60]]), f"(2, 1) * (3,) gave {outer.data}"
 
     mixed = Tensor(np.ones(2, dtype=np.float32)) + Tensor(np.ones(2, dtype=np.float64))
-    assert mixed.dtype == np.float64, f"float32 + float64 should promote to float64, got {mixed.dtype}"
+    assert plain(mixed.dtype) == np.float64, f"float32 + float64 should promote to float64, got {mixed.dtype}"
 
     from_numpy = np.ones(3, dtype=np.float32) + Tensor([1.0, 2.0, 3.0])
     assert isinstance(from_numpy, Tensor), f"ndarray + Tensor should return a Tensor, got {type(from_numpy).__name__}"
@@ -531,7 +534,7 @@ def test_unit_tensor_arithmetic():
     ### BEGIN HIDDEN TESTS
     for name, got, expected in [("3 * b", 3 * tb, 3 * b), ("b - 1.5", tb - 1.5, b - 1.5), ("4.0 / b", 4.0 / tb, 4.0 / b)]:
         assert np.allclose(got.data, expected, rtol=1e-6), f"{name} should be {expected}, got {got.data}"
-    assert (Tensor([1.0, 2.0]) - [0.5, 0.5]).allclose([0.5, 1.5]), "Tensor - list should work like Tensor - Tensor"
+    assert plain((Tensor([1.0, 2.0]) - [0.5, 0.5]).allclose([0.5, 1.5])), "Tensor - list should work like Tensor - Tensor"
     ### END HIDDEN TESTS
 
 test_unit_tensor_arithmetic()
@@ -541,6 +544,7 @@ test_unit_tensor_arithmetic()
 
 # %% nbgrader={"grade": true, "grade_id": "test-tensor-matmul", "locked": true, "points": 15, "schema_version": 3, "solution": false, "task": false}
 def test_unit_tensor_matmul():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     hand = Tensor([[1.0, 2.0], [3.0, 4.0]]) @ Tensor([[5.0, 6.0], [7.0, 8.0]])
     assert np.array_equal(hand.data, [[19.0, 22.0], [43.0, 50.0]]), (
         f"[[1,2],[3,4]] @ [[5,6],[7,8]] should be [[19,22],[43,50]], got {hand.data}")
@@ -550,12 +554,12 @@ def test_unit_tensor_matmul():
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
         got = Tensor(a) @ Tensor(b)
-        assert got.shape == (m, n), f"({m}, {k}) @ ({k}, {n}) should have shape ({m}, {n}), got {got.shape}"
-        assert got.dtype == np.float32, f"float32 @ float32 should be float32, got {got.dtype}"
+        assert plain(got.shape) == (m, n), f"({m}, {k}) @ ({k}, {n}) should have shape ({m}, {n}), got {got.shape}"
+        assert plain(got.dtype) == np.float32, f"float32 @ float32 should be float32, got {got.dtype}"
         assert np.allclose(got.data, a @ b, atol=1e-5), f"({m}, {k}) @ ({k}, {n}) should be\n{a @ b}\ngot\n{got.data}"
 
     batch = Tensor(np.ones((2, 3, 4))) @ Tensor(np.ones((4, 5)))
-    assert batch.shape == (2, 3, 5), f"(2, 3, 4) @ (4, 5) should be (2, 3, 5), got {batch.shape}"
+    assert plain(batch.shape) == (2, 3, 5), f"(2, 3, 4) @ (4, 5) should be (2, 3, 5), got {batch.shape}"
     try:
         Tensor(np.ones((2, 3))) @ Tensor(np.ones((4, 5)))
     except ValueError as err:
@@ -570,11 +574,12 @@ test_unit_tensor_matmul()
 
 # %% nbgrader={"grade": true, "grade_id": "test-tensor-views", "locked": true, "points": 15, "schema_version": 3, "solution": false, "task": false}
 def test_unit_tensor_views():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     base = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     t = Tensor(base)
     for args, expected_shape in [((6, 4), (6, 4)), (((4, 6),), (4, 6)), ((-1,), (24,)), ((2, -1, 3), (2, 4, 3))]:
         got = t.reshape(*args)
-        assert got.shape == expected_shape, f"reshape{args} should give shape {expected_shape}, got {got.shape}"
+        assert plain(got.shape) == expected_shape, f"reshape{args} should give shape {expected_shape}, got {got.shape}"
         assert np.array_equal(got.data, base.reshape(expected_shape)), f"reshape{args} should keep element order"
     try:
         t.reshape(5, 5)
@@ -597,10 +602,11 @@ test_unit_tensor_views()
 
 # %% nbgrader={"grade": true, "grade_id": "test-tensor-reductions", "locked": true, "points": 15, "schema_version": 3, "solution": false, "task": false}
 def test_unit_tensor_reductions():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     t = Tensor(x)
     total = t.sum()
-    assert isinstance(total, Tensor) and total.shape == (), f"sum() should be a 0-d Tensor, got {total!r}"
+    assert isinstance(total, Tensor) and plain(total.shape) == (), f"sum() should be a 0-d Tensor, got {total!r}"
     assert float(total.data) == 66.0, f"sum of 0..11 should be 66, got {total.data}"
     for axis in (0, 1, -1):
         assert np.array_equal(t.sum(axis=axis).data, x.sum(axis=axis)), (
@@ -608,10 +614,10 @@ def test_unit_tensor_reductions():
         assert np.allclose(t.mean(axis=axis).data, x.mean(axis=axis)), (
             f"mean(axis={axis}) should be {x.mean(axis=axis)}, got {t.mean(axis=axis).data}")
     kept = t.sum(axis=1, keepdims=True)
-    assert kept.shape == (3, 1), f"sum(axis=1, keepdims=True) should have shape (3, 1), got {kept.shape}"
+    assert plain(kept.shape) == (3, 1), f"sum(axis=1, keepdims=True) should have shape (3, 1), got {kept.shape}"
     assert float(t.mean().data) == 5.5, f"mean of 0..11 should be 5.5, got {t.mean().data}"
-    assert t.mean().dtype == np.float32, f"mean of float32 should be float32, got {t.mean().dtype}"
-    assert t.allclose(x) and not t.allclose(x + 1), "allclose should compare values with numpy's tolerance"
+    assert plain(t.mean().dtype) == np.float32, f"mean of float32 should be float32, got {t.mean().dtype}"
+    assert plain(t.allclose(x)) and not plain(t.allclose(x + 1)), "allclose should compare values with numpy's tolerance"
 
 test_unit_tensor_reductions()
 

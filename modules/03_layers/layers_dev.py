@@ -141,6 +141,7 @@ def matmul_naive(A, B):
 
 # %% nbgrader={"grade": true, "grade_id": "test-matmul-naive", "locked": true, "points": 25, "schema_version": 3, "solution": false, "task": false}
 def test_unit_matmul_naive():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     A = np.array([[1.0, 2.0], [3.0, 4.0]])
     B = np.array([[5.0, 6.0], [7.0, 8.0]])
     got = matmul_naive(A, B)
@@ -151,18 +152,18 @@ def test_unit_matmul_naive():
     for m, k, n in [(1, 1, 1), (1, 5, 1), (4, 3, 2), (7, 1, 6), (5, 8, 3)]:
         a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
         got = matmul_naive(a, b)
-        assert isinstance(got, np.ndarray) and got.shape == (m, n), (
+        assert isinstance(got, np.ndarray) and plain(got.shape) == (m, n), (
             f"({m}, {k}) @ ({k}, {n}) should be an ndarray of shape ({m}, {n}), got {type(got).__name__} {np.shape(got)}")
         assert np.allclose(got, a @ b, atol=1e-12), f"({m}, {k}) @ ({k}, {n}) should be\n{a @ b}\ngot\n{got}"
 
     for shape_a, shape_b, shape_c in [((0, 3), (3, 2), (0, 2)), ((3, 0), (0, 2), (3, 2)), ((2, 4), (4, 0), (2, 0))]:
         got = matmul_naive(np.ones(shape_a), np.ones(shape_b))
-        assert got.shape == shape_c and np.all(got == 0), (
+        assert plain(got.shape) == shape_c and np.all(plain(got) == 0), (
             f"{shape_a} @ {shape_b} should be zeros of shape {shape_c}, got {got!r}")
     ### BEGIN HIDDEN TESTS
     a, b = rng.integers(-5, 5, (3, 4)), rng.integers(-5, 5, (4, 2))
     got = matmul_naive(a, b)
-    assert got.dtype == np.result_type(a, b) and np.array_equal(got, a @ b), (
+    assert plain(got.dtype) == np.result_type(a, b) and np.array_equal(got, a @ b), (
         f"integer matrices should give their exact integer product {a @ b}, got {got}")
     ### END HIDDEN TESTS
 
@@ -170,17 +171,18 @@ test_unit_matmul_naive()
 
 # %% nbgrader={"grade": true, "grade_id": "test-matmul-naive-contract", "locked": true, "points": 15, "schema_version": 3, "solution": false, "task": false}
 def test_unit_matmul_naive_contract():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     a32 = np.arange(6, dtype=np.float32).reshape(2, 3)
     b32 = np.arange(12, dtype=np.float32).reshape(3, 4)
     got = matmul_naive(a32, b32)
-    assert got.dtype == np.float32, f"float32 @ float32 should give float32 (no float64 accumulator), got {got.dtype}"
+    assert plain(got.dtype) == np.float32, f"float32 @ float32 should give float32 (no float64 accumulator), got {got.dtype}"
     as_tensor = matmul_naive(Tensor(a32), b32)
     assert isinstance(as_tensor, Tensor), f"a Tensor first input should give a Tensor, got {type(as_tensor).__name__}"
     assert np.array_equal(as_tensor.data, a32 @ b32), f"Tensor input should give\n{a32 @ b32}\ngot\n{as_tensor.data}"
     as_array = matmul_naive(a32, Tensor(b32))
     assert type(as_array) is np.ndarray, f"an ndarray first input should give an ndarray, got {type(as_array).__name__}"
     mixed = matmul_naive(a32, b32.astype(np.float64))
-    assert mixed.dtype == np.float64, f"float32 @ float64 should follow numpy's result_type (float64), got {mixed.dtype}"
+    assert plain(mixed.dtype) == np.float64, f"float32 @ float64 should follow numpy's result_type (float64), got {mixed.dtype}"
 
     for shape_a, shape_b in [((2, 3), (4, 5)), ((3,), (3, 2)), ((2, 2, 2), (2, 2))]:
         try:
@@ -266,10 +268,11 @@ def xavier_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int) -> Tensor:
 
 # %% nbgrader={"grade": true, "grade_id": "test-xavier", "locked": true, "points": 15, "schema_version": 3, "solution": false, "task": false}
 def test_unit_xavier_uniform():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     fan_in, fan_out = 400, 600
     w = xavier_uniform((fan_in, fan_out), fan_in, fan_out)
-    assert isinstance(w, Tensor) and w.shape == (fan_in, fan_out), f"expected a Tensor of shape (400, 600), got {w!r:.80}"
-    assert w.dtype == np.float32, f"weights should be float32, got {w.dtype}"
+    assert isinstance(w, Tensor) and plain(w.shape) == (fan_in, fan_out), f"expected a Tensor of shape (400, 600), got {w!r:.80}"
+    assert plain(w.dtype) == np.float32, f"weights should be float32, got {w.dtype}"
     bound = np.sqrt(6.0 / (fan_in + fan_out))
     # float32 weights: a draw of exactly +-a may round to the float32 nearest a, never past it
     assert np.abs(w.data).max() <= np.float32(bound), f"every weight should lie in [-{bound:.4f}, {bound:.4f}], max |w| = {np.abs(w.data).max():.4f}"
@@ -277,7 +280,7 @@ def test_unit_xavier_uniform():
     variance, expected_variance = float(w.data.var()), 2.0 / (fan_in + fan_out)
     assert abs(variance / expected_variance - 1) < 0.03, f"Var(w) should be {expected_variance:.6f}, got {variance:.6f}"
     assert abs(float(w.data.mean())) < 0.01 * bound, f"the mean should be close to 0, got {float(w.data.mean()):.5f}"
-    assert w.data.min() < -0.9 * bound and w.data.max() > 0.9 * bound, "the draws should fill the whole interval [-a, a]"
+    assert plain(w.data.min()) < -0.9 * bound and plain(w.data.max()) > 0.9 * bound, "the draws should fill the whole interval [-a, a]"
 
     from tito.tools.judging import in_student_process  # the generator your code draws from
 
@@ -370,12 +373,13 @@ Linear = Dense  # PyTorch's name for the same layer
 
 # %% nbgrader={"grade": true, "grade_id": "test-dense-init", "locked": true, "points": 15, "schema_version": 3, "solution": false, "task": false}
 def test_unit_dense_init():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     layer = Dense(30, 20)
-    assert (layer.input_size, layer.output_size) == (30, 20), (
+    assert (plain(layer.input_size), plain(layer.output_size)) == (30, 20), (
         f"sizes should be (30, 20), got ({layer.input_size}, {layer.output_size})")
-    assert isinstance(layer.weights, Tensor) and layer.weights.shape == (30, 20), (
+    assert isinstance(layer.weights, Tensor) and plain(layer.weights.shape) == (30, 20), (
         f"weights should be a Tensor of shape (30, 20), got {getattr(layer.weights, 'shape', layer.weights)}")
-    assert layer.weights.dtype == np.float32, f"weights should be float32, got {layer.weights.dtype}"
+    assert plain(layer.weights.dtype) == np.float32, f"weights should be float32, got {layer.weights.dtype}"
     bound = np.sqrt(6.0 / 50)
     assert np.abs(layer.weights.data).max() <= bound, f"Xavier weights should lie in [-{bound:.3f}, {bound:.3f}]"
     assert np.unique(layer.weights.data).size > 500, "weights should be random, not constant"
@@ -392,13 +396,14 @@ def test_unit_dense_init():
             raise AssertionError(f"Dense{args} should raise {error.__name__}")
     ### BEGIN HIDDEN TESTS
     assert Linear is Dense, "Linear should be another name for Dense"
-    assert Dense(np.int64(4), 2).weights.shape == (4, 2), "numpy integer sizes should be accepted"
+    assert plain(Dense(np.int64(4), 2).weights.shape) == (4, 2), "numpy integer sizes should be accepted"
     ### END HIDDEN TESTS
 
 test_unit_dense_init()
 
 # %% nbgrader={"grade": true, "grade_id": "test-dense-forward", "locked": true, "points": 20, "schema_version": 3, "solution": false, "task": false}
 def test_unit_dense_forward():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     layer = Dense(3, 2)
     layer.weights = Tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     layer.bias = Tensor([0.5, -0.5])
@@ -407,14 +412,14 @@ def test_unit_dense_forward():
     expected = np.array([[4.5, 4.5], [0.5, -0.5]], dtype=np.float32)  # by hand: [1+3, 2+3] + bias
     assert isinstance(got, Tensor), f"Dense should return a Tensor, got {type(got).__name__}"
     assert np.allclose(got.data, expected), f"Dense forward should give {expected.tolist()}, got {got.data.tolist()}"
-    assert got.dtype == np.float32, f"float32 input and weights should give float32, got {got.dtype}"
+    assert plain(got.dtype) == np.float32, f"float32 input and weights should give float32, got {got.dtype}"
 
     rng = np.random.default_rng(5)
     layer = Dense(8, 4)
     x = rng.standard_normal((16, 8)).astype(np.float32)
     reference = x @ layer.weights.data + layer.bias.data
     assert np.allclose(layer.forward(Tensor(x)).data, reference, atol=1e-5), "forward should compute x @ weights + bias"
-    assert layer(Tensor(np.zeros((0, 8), np.float32))).shape == (0, 4), "an empty batch should give shape (0, 4)"
+    assert plain(layer(Tensor(np.zeros((0, 8), np.float32))).shape) == (0, 4), "an empty batch should give shape (0, 4)"
 
     no_bias = Dense(8, 4, use_bias=False)
     assert np.allclose(no_bias(Tensor(x)).data, x @ no_bias.weights.data, atol=1e-5), "without bias: x @ weights"
@@ -439,13 +444,14 @@ test_unit_dense_forward()
 
 # %% nbgrader={"grade": true, "grade_id": "test-layer-stack", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_layer_stack():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     np.random.seed(11)
     first, second = Linear(6, 5), Linear(5, 3)
     x = np.random.default_rng(2).standard_normal((4, 6)).astype(np.float32)
     got = second(first(Tensor(x)))
     W1, b1, W2, b2 = first.weights.data, first.bias.data, second.weights.data, second.bias.data
     expected = x @ (W1 @ W2) + (b1 @ W2 + b2)
-    assert got.shape == (4, 3), f"(4, 6) through Linear(6, 5) and Linear(5, 3) should be (4, 3), got {got.shape}"
+    assert plain(got.shape) == (4, 3), f"(4, 6) through Linear(6, 5) and Linear(5, 3) should be (4, 3), got {got.shape}"
     assert np.allclose(got.data, expected, atol=1e-5), f"the stack should equal one linear map:\n{expected}\ngot\n{got.data}"
     assert np.allclose(matmul_naive(Tensor(x), first.weights).data, x @ W1, atol=1e-5), (
         "matmul_naive should accept Tensors and agree with @")

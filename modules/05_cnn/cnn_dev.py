@@ -139,11 +139,12 @@ def sliding_window_reference(x: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def test_unit_conv2d_naive():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
     k = np.array([[1.0, 0.0], [0.0, -1.0]])
     got = conv2d_naive(x, k)
     expected = np.array([[-4.0, -4.0], [-4.0, -4.0]])  # by hand: 1 - 5, 2 - 6, 4 - 8, 5 - 9
-    assert isinstance(got, np.ndarray) and got.shape == (2, 2), f"a 3x3 input and 2x2 kernel give 2x2, got {np.shape(got)}"
+    assert isinstance(got, np.ndarray) and plain(got.shape) == (2, 2), f"a 3x3 input and 2x2 kernel give 2x2, got {np.shape(got)}"
     assert np.array_equal(got, expected), f"conv2d_naive should give {expected.tolist()}, got {got.tolist()}"
     flipped = conv2d_naive(x, k[::-1, ::-1])
     assert np.array_equal(flipped, -expected), (
@@ -154,17 +155,18 @@ def test_unit_conv2d_naive():
         x, k = rng.standard_normal(image_shape), rng.standard_normal(kernel_shape)
         got = conv2d_naive(x, k)
         expected = sliding_window_reference(x, k)
-        assert got.shape == expected.shape, f"input {image_shape}, kernel {kernel_shape}: shape should be {expected.shape}, got {got.shape}"
+        assert plain(got.shape) == expected.shape, f"input {image_shape}, kernel {kernel_shape}: shape should be {expected.shape}, got {got.shape}"
         assert np.allclose(got, expected, atol=1e-12), f"input {image_shape}, kernel {kernel_shape}: expected\n{expected}\ngot\n{got}"
 
 test_unit_conv2d_naive()
 
 # %% nbgrader={"grade": true, "grade_id": "test-conv2d-naive-contract", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_conv2d_naive_contract():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     x = np.arange(16, dtype=np.float32).reshape(4, 4)
     k = np.ones((2, 2), dtype=np.float32)
-    assert conv2d_naive(x, k).dtype == np.float32, "float32 input and kernel should give float32 output"
-    assert conv2d_naive(x, k.astype(np.float64)).dtype == np.float64, "float32 with float64 should give float64 (result_type)"
+    assert plain(conv2d_naive(x, k).dtype) == np.float32, "float32 input and kernel should give float32 output"
+    assert plain(conv2d_naive(x, k.astype(np.float64)).dtype) == np.float64, "float32 with float64 should give float64 (result_type)"
     as_tensor = conv2d_naive(Tensor(x), k)
     assert isinstance(as_tensor, Tensor), f"a Tensor input should give a Tensor, got {type(as_tensor).__name__}"
     assert type(conv2d_naive(x, Tensor(k))) is np.ndarray, "an ndarray input should give an ndarray"
@@ -286,12 +288,13 @@ class Conv2D:
 
 # %% nbgrader={"grade": true, "grade_id": "test-conv2d-layer-init", "locked": true, "points": 15, "schema_version": 3, "solution": false, "task": false}
 def test_unit_conv2d_layer_init():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     layer = Conv2D(3)
-    assert layer.kernel_size == (3, 3), f"Conv2D(3) should have kernel_size (3, 3), got {layer.kernel_size}"
-    assert isinstance(layer.kernel, Tensor) and layer.kernel.shape == (3, 3), f"the kernel should be a 3x3 Tensor, got {layer.kernel!r:.60}"
-    assert layer.kernel.dtype == np.float32, f"the kernel should be float32, got {layer.kernel.dtype}"
+    assert plain(layer.kernel_size) == (3, 3), f"Conv2D(3) should have kernel_size (3, 3), got {layer.kernel_size}"
+    assert isinstance(layer.kernel, Tensor) and plain(layer.kernel.shape) == (3, 3), f"the kernel should be a 3x3 Tensor, got {layer.kernel!r:.60}"
+    assert plain(layer.kernel.dtype) == np.float32, f"the kernel should be float32, got {layer.kernel.dtype}"
     rect = Conv2D((2, 5))
-    assert rect.kernel.shape == (2, 5), f"Conv2D((2, 5)) should have a (2, 5) kernel, got {rect.kernel.shape}"
+    assert plain(rect.kernel.shape) == (2, 5), f"Conv2D((2, 5)) should have a (2, 5) kernel, got {rect.kernel.shape}"
 
     big = Conv2D(40)  # 1600 entries: enough to check the distribution
     bound = np.sqrt(6.0 / (2 * 1600))
@@ -311,6 +314,7 @@ test_unit_conv2d_layer_init()
 
 # %% nbgrader={"grade": true, "grade_id": "test-conv2d-layer-forward", "locked": true, "points": 20, "schema_version": 3, "solution": false, "task": false}
 def test_unit_conv2d_layer_forward():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     rng = np.random.default_rng(8)
     layer = Conv2D((2, 3))
     kernel = rng.standard_normal((2, 3)).astype(np.float32)
@@ -318,17 +322,17 @@ def test_unit_conv2d_layer_forward():
     image = rng.standard_normal((5, 6)).astype(np.float32)
     got = layer(Tensor(image))
     expected = sliding_window_reference(image, kernel)
-    assert isinstance(got, Tensor) and got.shape == (4, 4), f"a (5, 6) image and (2, 3) kernel give (4, 4), got {got.shape}"
-    assert got.dtype == np.float32, f"float32 in should give float32 out, got {got.dtype}"
+    assert isinstance(got, Tensor) and plain(got.shape) == (4, 4), f"a (5, 6) image and (2, 3) kernel give (4, 4), got {got.shape}"
+    assert plain(got.dtype) == np.float32, f"float32 in should give float32 out, got {got.dtype}"
     assert np.allclose(got.data, expected, atol=1e-5), f"Conv2D should compute\n{expected}\ngot\n{got.data}"
 
     batch = rng.standard_normal((3, 5, 6)).astype(np.float32)
     out = layer.forward(Tensor(batch))
-    assert out.shape == (3, 4, 4), f"a batch (3, 5, 6) should give (3, 4, 4), got {out.shape}"
+    assert plain(out.shape) == (3, 4, 4), f"a batch (3, 5, 6) should give (3, 4, 4), got {out.shape}"
     for n in range(3):
         assert np.allclose(out.data[n], sliding_window_reference(batch[n], kernel), atol=1e-5), f"batch item {n} is wrong"
     empty = layer(Tensor(np.zeros((0, 5, 6), np.float32)))
-    assert empty.shape == (0, 4, 4), f"an empty batch (0, 5, 6) should give (0, 4, 4), got {empty.shape}"
+    assert plain(empty.shape) == (0, 4, 4), f"an empty batch (0, 5, 6) should give (0, 4, 4), got {empty.shape}"
 
     for bad_shape in [(1, 6), (6,)]:
         try:
@@ -373,13 +377,14 @@ def flatten(x) -> Tensor:
 
 # %% nbgrader={"grade": true, "grade_id": "test-flatten", "locked": true, "points": 15, "schema_version": 3, "solution": false, "task": false}
 def test_unit_flatten():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     x = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
     got = flatten(Tensor(x))
-    assert isinstance(got, Tensor) and got.shape == (2, 12), f"(2, 3, 4) should flatten to (2, 12), got {got.shape}"
+    assert isinstance(got, Tensor) and plain(got.shape) == (2, 12), f"(2, 3, 4) should flatten to (2, 12), got {got.shape}"
     assert np.array_equal(got.data, x.reshape(2, 12)), f"flatten should keep row-major order, got {got.data}"
-    assert got.dtype == np.float32, f"flatten should keep the dtype float32, got {got.dtype}"
+    assert plain(got.dtype) == np.float32, f"flatten should keep the dtype float32, got {got.dtype}"
     for shape, expected in [((5,), (5, 1)), ((3, 7), (3, 7)), ((0, 4, 4), (0, 16)), ((2, 0, 3), (2, 0)), ((1, 2, 3, 4), (1, 24))]:
-        got_shape = flatten(Tensor(np.zeros(shape))).shape
+        got_shape = plain(flatten(Tensor(np.zeros(shape))).shape)
         assert got_shape == expected, f"flatten of shape {shape} should have shape {expected}, got {got_shape}"
     try:
         flatten(Tensor(3.0))
@@ -400,6 +405,7 @@ test_unit_flatten()
 
 # %% nbgrader={"grade": true, "grade_id": "test-edge-detector", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_edge_detector():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     images = np.zeros((2, 4, 6), dtype=np.float32)
     images[0, :, 3:] = 1.0  # edge between columns 2 and 3
     images[1, :, 1:] = 1.0  # edge between columns 0 and 1
@@ -411,8 +417,8 @@ def test_unit_edge_detector():
     expected[1, :, 0] = 1.0
     assert np.array_equal(features.data, expected), f"edge responses should be\n{expected}\ngot\n{features.data}"
     flat = flatten(features)
-    assert flat.shape == (2, 20), f"flattened features should have shape (2, 20), got {flat.shape}"
-    assert flat.data.sum(axis=1).tolist() == [4.0, 4.0], f"each image has an edge 4 rows long, got {flat.data.sum(axis=1)}"
+    assert plain(flat.shape) == (2, 20), f"flattened features should have shape (2, 20), got {flat.shape}"
+    assert plain(flat.data.sum(axis=1).tolist()) == [4.0, 4.0], f"each image has an edge 4 rows long, got {flat.data.sum(axis=1)}"
 
 test_unit_edge_detector()
 

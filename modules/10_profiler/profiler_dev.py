@@ -158,6 +158,7 @@ def time_call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any,
 
 # %% nbgrader={"grade": true, "grade_id": "test-time-call", "locked": true, "points": 6, "schema_version": 3, "solution": false, "task": false}
 def test_unit_time_call():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     def spin(n):
         total = 0
         for i in range(n):
@@ -165,15 +166,15 @@ def test_unit_time_call():
         return total
 
     # BLAS worker threads may spin for ~0.1 s after numpy work, so sleep well beyond that.
-    result, wall, cpu = time_call(time.sleep, 0.25)
+    result, wall, cpu = plain(time_call(time.sleep, 0.25))
     assert result is None, f"time_call should return the result of func (None for sleep), got {result!r}"
     assert wall >= 0.25, f"time.sleep(0.25) lasts at least 0.25 s of wall time, time_call measured {wall:.4f} s"
     assert 0.0 <= cpu < 0.6 * wall, f"sleeping uses little CPU: expected 0 <= cpu_time < 0.6 * wall_time, got cpu {cpu:.4f} s, wall {wall:.4f} s"
 
-    result, wall, cpu = time_call(max, [3, 9, 4], key=lambda v: -v)
+    result, wall, cpu = plain(time_call(max, [3, 9, 4], key=lambda v: -v))
     assert result == 3, f"arguments and keyword arguments must reach func: max([3, 9, 4], key=-v) is 3, got {result!r}"
 
-    result, wall, cpu = time_call(spin, 300_000)
+    result, wall, cpu = plain(time_call(spin, 300_000))
     assert result == sum(i * i for i in range(300_000)), "time_call returned the wrong result for the Python loop"
     assert cpu > 0.0, f"a Python loop keeps the CPU busy: expected cpu_time > 0, got {cpu}"
 
@@ -212,7 +213,8 @@ def cpu_count() -> int:
 
 # %% nbgrader={"grade": true, "grade_id": "test-cpu-count", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 def test_unit_cpu_count():
-    got = cpu_count()
+    from tito.tools.judging import plain  # your values as plain data, compared here
+    got = plain(cpu_count())
     assert isinstance(got, int) and got >= 1, f"cpu_count() should be a positive int, got {got!r}"
     if hasattr(os, "sched_getaffinity"):
         allowed = len(os.sched_getaffinity(0))
@@ -269,13 +271,14 @@ def median_seconds(func: Callable[..., Any], *args: Any, repeats: int = DEFAULT_
 
 # %% nbgrader={"grade": true, "grade_id": "test-median-seconds", "locked": true, "points": 6, "schema_version": 3, "solution": false, "task": false}
 def test_unit_median_seconds():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     calls = []
 
     def record_and_sleep(seconds):
         calls.append(seconds)
         time.sleep(seconds)
 
-    seconds = median_seconds(record_and_sleep, 0.02, repeats=3)
+    seconds = plain(median_seconds(record_and_sleep, 0.02, repeats=3))
     assert len(calls) == 4, f"median_seconds(..., repeats=3) should call func 4 times (1 warm-up + 3 timed), it called it {len(calls)} times"
     assert seconds >= 0.02, f"the median of three sleeps of 0.02 s is at least 0.02 s, got {seconds:.4f} s"
     assert isinstance(seconds, float), f"median_seconds should return a float, got {type(seconds).__name__}"
@@ -367,12 +370,12 @@ def allocate_and_free(nbytes: int) -> float:
 
 # %% nbgrader={"grade": true, "grade_id": "test-trace-memory", "locked": true, "points": 12, "schema_version": 3, "solution": false, "task": false}
 def test_unit_trace_memory():
-    from tito.tools.judging import in_student_process  # the tracemalloc your trace_memory uses
+    from tito.tools.judging import in_student_process, plain  # the tracemalloc your trace_memory uses; plain values
 
     tracing = in_student_process("tracemalloc")
     nbytes = 8_000_000  # 10**6 float64 values
     tracing.stop()
-    result, memory = trace_memory(allocate_and_free, nbytes)
+    result, memory = plain(trace_memory(allocate_and_free, nbytes))
     assert result == nbytes // 8, f"trace_memory must return func's result ({nbytes // 8}), got {result!r}"
     assert set(memory) == {"before_bytes", "after_bytes", "peak_bytes"}, f"unexpected keys {sorted(memory)}"
     allocated = memory["peak_bytes"] - memory["before_bytes"]
@@ -381,9 +384,9 @@ def test_unit_trace_memory():
         f"[{nbytes}, {nbytes + 1_000_000}), got {allocated}")
     retained = memory["after_bytes"] - memory["before_bytes"]
     assert retained < 100_000, f"the temporary array is freed before the call returns; after - before should be small, got {retained} bytes"
-    assert not tracing.is_tracing(), "tracing was off before trace_memory and must be off again afterwards"
+    assert not plain(tracing.is_tracing()), "tracing was off before trace_memory and must be off again afterwards"
 
-    kept, memory = trace_memory(np.zeros, (500, 1000))  # 4 MB result kept alive
+    kept, memory = plain(trace_memory(np.zeros, (500, 1000)))  # 4 MB result kept alive
     retained = memory["after_bytes"] - memory["before_bytes"]
     assert kept.nbytes <= retained < kept.nbytes + 100_000, f"a returned {kept.nbytes}-byte array stays allocated: after - before should be about {kept.nbytes}, got {retained}"
     assert memory["peak_bytes"] >= max(memory["before_bytes"], memory["after_bytes"]), f"the peak is the highest level: {memory}"
@@ -391,7 +394,7 @@ def test_unit_trace_memory():
     tracing.start()
     try:
         trace_memory(allocate_and_free, nbytes)
-        assert tracing.is_tracing(), "tracing was already on before trace_memory: it must still be on afterwards"
+        assert plain(tracing.is_tracing()), "tracing was already on before trace_memory: it must still be on afterwards"
     finally:
         tracing.stop()
 
@@ -404,7 +407,7 @@ def test_unit_trace_memory():
         pass
     else:
         raise AssertionError("an exception raised by func must propagate out of trace_memory")
-    assert not tracing.is_tracing(), "trace_memory must stop the tracing it started even when func raises"
+    assert not plain(tracing.is_tracing()), "trace_memory must stop the tracing it started even when func raises"
 
 
 test_unit_trace_memory()
@@ -450,21 +453,22 @@ def result_info(result: Any) -> dict[str, Any]:
 
 # %% nbgrader={"grade": true, "grade_id": "test-result-info", "locked": true, "points": 8, "schema_version": 3, "solution": false, "task": false}
 def test_unit_result_info():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     array = np.zeros((3, 4, 5), dtype=np.float32)
     expected = {"result_shape": (3, 4, 5), "result_dtype": "float32", "result_size_mb": 240 / 2**20, "result_elements": 60}
-    got = result_info(array)
+    got = plain(result_info(array))
     assert got == expected, f"result_info of a (3, 4, 5) float32 array should be {expected}, got {got}"
 
     tensor = Tensor(np.arange(6, dtype=np.float64).reshape(2, 3))
-    got = result_info(tensor)
+    got = plain(result_info(tensor))
     assert got.get("result_shape") == (2, 3) and got.get("result_dtype") == "float64", f"a Tensor is described by its .data: expected shape (2, 3) float64, got {got}"
     assert got.get("result_elements") == 6 and got.get("result_size_mb") == 48 / 2**20, f"a (2, 3) float64 Tensor has 6 elements and 48 bytes, got {got}"
 
-    empty = result_info(np.empty((0, 7), dtype=np.int8))
+    empty = plain(result_info(np.empty((0, 7), dtype=np.int8)))
     assert empty.get("result_elements") == 0 and empty.get("result_size_mb") == 0.0, f"an empty array has 0 elements and 0 MB, got {empty}"
 
     for other in (None, 3.5, [1, 2, 3], "text"):
-        assert result_info(other) == {}, f"result_info({other!r}) should be {{}} (not an array), got {result_info(other)}"
+        assert plain(result_info(other)) == {}, f"result_info({other!r}) should be {{}} (not an array), got {result_info(other)}"
 
 
 test_unit_result_info()
@@ -628,6 +632,7 @@ def format_seconds(seconds: float) -> str:
 
 # %% nbgrader={"grade": true, "grade_id": "test-profiler-keys", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_profiler_keys():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     import psutil
 
     base = {"name", "wall_time", "cpu_time", "cpu_efficiency", "result"}
@@ -635,7 +640,7 @@ def test_unit_profiler_keys():
     cpu = {"cpu_percent", "memory_percent", "rss_mb", "num_threads"}
     array = {"result_shape", "result_dtype", "result_size_mb", "result_elements"}
 
-    got = SimpleProfiler().profile(np.ones, (200, 300), dtype=np.float32)
+    got = plain(SimpleProfiler().profile(np.ones, (200, 300), dtype=np.float32))
     assert base | memory | cpu | array <= set(got), f"missing keys: {sorted((base | memory | cpu | array) - set(got))}"
     assert got["name"] == "ones", f"the default name is func.__name__ ('ones'), got {got['name']!r}"
     assert got["result"].shape == (200, 300) and got["result"].dtype == np.float32, "kwargs must reach func and the result must be returned"
@@ -648,14 +653,14 @@ def test_unit_profiler_keys():
     assert got["peak_memory_mb"] >= 240_000 / 2**20, f"np.ones((200, 300), float32) allocates 240000 bytes; peak_memory_mb {got['peak_memory_mb']:.4f} is too small"
     from tito.tools.judging import in_student_process  # the process your profiler ran in
 
-    rss_now = in_student_process("psutil").Process().memory_info().rss / 2**20
+    rss_now = plain(in_student_process("psutil").Process().memory_info().rss) / 2**20
     assert 0.5 * rss_now < got["rss_mb"] < 2.0 * rss_now, f"rss_mb is the process's resident memory in MB (about {rss_now:.0f} now), got {got['rss_mb']:.1f}"
 
-    named = SimpleProfiler(track_memory=False, track_cpu=False).profile(sum, [1, 2], name="my sum")
+    named = plain(SimpleProfiler(track_memory=False, track_cpu=False).profile(sum, [1, 2], name="my sum"))
     assert named["name"] == "my sum" and named["result"] == 3, f"name= overrides the name and result is sum([1, 2]) = 3, got {named['name']!r}, {named['result']!r}"
     assert not (memory | cpu | array) & set(named), f"with tracking off and a non-array result these keys must be absent: {sorted((memory | cpu | array) & set(named))}"
 
-    capabilities = SimpleProfiler(track_memory=False).get_capabilities()
+    capabilities = plain(SimpleProfiler(track_memory=False).get_capabilities())
     assert isinstance(capabilities, dict) and capabilities.get("track_memory") is False and capabilities.get("track_cpu") is True, f"get_capabilities should report the switches, got {capabilities}"
     assert capabilities.get("memory") is None and capabilities.get("device") == "cpu", f"memory tracking is off and the device is the cpu, got {capabilities}"
 
@@ -664,6 +669,7 @@ test_unit_profiler_keys()
 
 # %% nbgrader={"grade": true, "grade_id": "test-profiler-timing", "locked": true, "points": 8, "schema_version": 3, "solution": false, "task": false}
 def test_unit_profiler_timing():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     def spin(n):
         total = 0
         for i in range(n):
@@ -677,7 +683,7 @@ def test_unit_profiler_timing():
         time.sleep(seconds)
 
     profiler = SimpleProfiler(track_memory=False, track_cpu=False)
-    got = profiler.profile(nap, 0.05)
+    got = plain(profiler.profile(nap, 0.05))
     assert len(calls) == 2, f"with warmup=True and no memory tracking, func runs twice (warm-up + timed), it ran {len(calls)} times"
     assert got["wall_time"] >= 0.05, f"time.sleep(0.05) lasts at least 0.05 s, wall_time was {got['wall_time']:.4f}"
 
@@ -689,7 +695,7 @@ def test_unit_profiler_timing():
     SimpleProfiler(track_memory=True, track_cpu=False).profile(nap, 0.0)
     assert len(calls) == 3, f"with warm-up and memory tracking, func runs three times (warm-up, timed, traced), it ran {len(calls)} times"
 
-    got = profiler.profile(spin, 200_000)
+    got = plain(profiler.profile(spin, 200_000))
     cores = os.cpu_count() if not hasattr(os, "sched_getaffinity") else len(os.sched_getaffinity(0))
     expected = got["cpu_time"] / (got["wall_time"] * cores)
     assert abs(got["cpu_efficiency"] - expected) < 1e-12, f"cpu_efficiency = cpu_time / (wall_time * {cores} cores) = {expected}, got {got['cpu_efficiency']}"
@@ -699,6 +705,7 @@ test_unit_profiler_timing()
 
 # %% nbgrader={"grade": true, "grade_id": "test-profiler-cpu", "locked": true, "points": 8, "schema_version": 3, "solution": false, "task": false}
 def test_unit_profiler_cpu_percent():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     def spin(n):
         total = 0
         for i in range(n):
@@ -706,12 +713,12 @@ def test_unit_profiler_cpu_percent():
         return total
 
     profiler = SimpleProfiler(track_memory=False, track_cpu=True)
-    busy = profiler.profile(spin, 500_000)
+    busy = plain(profiler.profile(spin, 500_000))
     assert busy["cpu_percent"] > 0.0, f"a pure-Python loop keeps a core busy: cpu_percent must be > 0, got {busy['cpu_percent']}"
     expected = 100.0 * busy["cpu_time"] / busy["wall_time"]
     assert abs(busy["cpu_percent"] - expected) < 1e-9, f"cpu_percent = 100 * cpu_time / wall_time = {expected:.3f}, got {busy['cpu_percent']:.3f}"
 
-    idle = profiler.profile(time.sleep, 0.2)
+    idle = plain(profiler.profile(time.sleep, 0.2))
     assert idle["cpu_percent"] < 50.0, f"sleeping uses almost no CPU: expected cpu_percent well below 50, got {idle['cpu_percent']:.1f}"
     assert busy["cpu_percent"] > idle["cpu_percent"], f"a busy loop uses more CPU than a sleep: {busy['cpu_percent']:.1f}% vs {idle['cpu_percent']:.1f}%"
 
@@ -806,12 +813,13 @@ def profile_function(func: Callable[..., Any], *args: Any, name: str | None = No
 
 # %% nbgrader={"grade": true, "grade_id": "test-profile-function", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_unit_profile_function():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     import contextlib
     import io
 
     brief, detailed = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(brief):
-        got = profile_function(np.full, (30, 40), 2.5, name="fill")
+        got = plain(profile_function(np.full, (30, 40), 2.5, name="fill"))
     with contextlib.redirect_stdout(detailed):
         profile_function(np.full, (30, 40), 2.5, name="fill", show_details=True)
     assert got["name"] == "fill" and got["result_shape"] == (30, 40), f"profile_function should return the profile dict, got name {got.get('name')!r}"
@@ -919,8 +927,9 @@ def cache_sizes() -> dict[str, int]:
 
 # %% nbgrader={"grade": true, "grade_id": "test-cache-sizes", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_cache_sizes():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     for text, expected in [("32K", 32 * 1024), ("1024K\n", 1024 * 1024), ("8M", 8 * 1024**2), ("640", 640), ("1G", 1024**3)]:
-        got = parse_cache_size(text)
+        got = plain(parse_cache_size(text))
         assert got == expected, f"parse_cache_size({text!r}) should be {expected}, got {got}"
     for bad in ("", "K", "12Q", "big"):
         try:
@@ -939,12 +948,12 @@ def test_unit_cache_sizes():
         number *= {"K": 1024, "M": 1024**2, "G": 1024**3}.get(size[-1], 1)
         if kind != "Instruction" and level in ("1", "2", "3"):
             reference["L1d" if level == "1" else "L" + level] = number
-    got = cache_sizes()
+    got = plain(cache_sizes())
     assert got == reference, f"cache_sizes() should match /sys/devices/system/cpu/cpu0/cache: expected {reference}, got {got}"
-    hits = cache_sizes.cache_info().hits
-    assert cache_sizes() == got and cache_sizes.cache_info().hits == hits + 1, (
+    hits = plain(cache_sizes.cache_info().hits)
+    assert plain(cache_sizes()) == got and plain(cache_sizes.cache_info().hits) == hits + 1, (
         "cache_sizes() is cached (functools.lru_cache): the second call is answered from the cache")
-    assert read_cache_sizes("/nonexistent/cache/dir") == {}, "a missing sysfs directory means no cache information: {}"
+    assert plain(read_cache_sizes("/nonexistent/cache/dir")) == {}, "a missing sysfs directory means no cache information: {}"
     ### BEGIN HIDDEN TESTS
     import tempfile
 
@@ -962,7 +971,7 @@ def test_unit_cache_sizes():
         broken.mkdir()
         (broken / "level").write_text("2\n")
         expected = {"L1d": 48 * 1024, "L2": 2048 * 1024, "L3": 96 * 1024**2}
-        got = read_cache_sizes(root)
+        got = plain(read_cache_sizes(root))
         assert got == expected, f"fake sysfs tree: expected {expected}, got {got}"
     ### END HIDDEN TESTS
 
@@ -1028,12 +1037,13 @@ def measure_peak_gflops(n: int = 1024, repeats: int = DEFAULT_REPEATS) -> float:
 
 # %% nbgrader={"grade": true, "grade_id": "test-measure-peak", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_unit_measure_peak_gflops():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     import math
 
-    small = measure_peak_gflops(128, 3)
+    small = plain(measure_peak_gflops(128, 3))
     assert isinstance(small, float) and math.isfinite(small) and small > 0, f"measure_peak_gflops should return a positive finite float, got {small!r}"
-    assert measure_peak_gflops(128, 3) == small, "measure_peak_gflops is cached: the same arguments give the same value"
-    assert measure_peak_gflops.cache_info().hits >= 1, "measure_peak_gflops should be wrapped in functools.lru_cache"
+    assert plain(measure_peak_gflops(128, 3)) == small, "measure_peak_gflops is cached: the same arguments give the same value"
+    assert plain(measure_peak_gflops.cache_info().hits) >= 1, "measure_peak_gflops should be wrapped in functools.lru_cache"
     for bad in [(0, 3), (16, 0)]:
         try:
             measure_peak_gflops(*bad)
@@ -1052,7 +1062,7 @@ def test_unit_measure_peak_gflops():
     real_median_seconds = globals()["median_seconds"]
     globals()["median_seconds"] = fixed_stopwatch
     try:
-        rate = measure_peak_gflops.__wrapped__(96, 2)
+        rate = plain(measure_peak_gflops.__wrapped__(96, 2))
     finally:
         globals()["median_seconds"] = real_median_seconds
     assert len(timed) == 1, f"measure_peak_gflops should time the product with median_seconds once, it called it {len(timed)} times"
@@ -1101,11 +1111,12 @@ def measure_memory_bandwidth(nbytes: int | None = None, repeats: int = DEFAULT_R
 
 # %% nbgrader={"grade": true, "grade_id": "test-measure-bandwidth", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 def test_unit_measure_memory_bandwidth():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     import math
 
-    got = measure_memory_bandwidth(32 * 2**20, 3)
+    got = plain(measure_memory_bandwidth(32 * 2**20, 3))
     assert isinstance(got, float) and math.isfinite(got) and got > 0, f"measure_memory_bandwidth should return a positive finite float, got {got!r}"
-    assert measure_memory_bandwidth(32 * 2**20, 3) == got, "measure_memory_bandwidth is cached: the same arguments give the same value"
+    assert plain(measure_memory_bandwidth(32 * 2**20, 3)) == got, "measure_memory_bandwidth is cached: the same arguments give the same value"
 
     # The formula, checked with a stopwatch that always reads 0.25 s: 2 * B / 0.25 / 1e9.
     timed = []
@@ -1117,7 +1128,7 @@ def test_unit_measure_memory_bandwidth():
     real_median_seconds = globals()["median_seconds"]
     globals()["median_seconds"] = fixed_stopwatch
     try:
-        rate = measure_memory_bandwidth.__wrapped__(1_000_003, 2)
+        rate = plain(measure_memory_bandwidth.__wrapped__(1_000_003, 2))
     finally:
         globals()["median_seconds"] = real_median_seconds
     assert len(timed) == 1, f"measure_memory_bandwidth should time the copy with median_seconds once, it called it {len(timed)} times"
@@ -1183,9 +1194,10 @@ def attainable_gflops(intensity: float, peak_gflops: float, bandwidth_gbs: float
 
 # %% nbgrader={"grade": true, "grade_id": "test-roofline", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 def test_unit_attainable_gflops():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     cases = [((0.125, 100.0, 20.0), 2.5), ((10.0, 100.0, 20.0), 100.0), ((5.0, 100.0, 20.0), 100.0), ((0.0, 100.0, 20.0), 0.0)]
     for args, expected in cases:
-        got = attainable_gflops(*args)
+        got = plain(attainable_gflops(*args))
         assert abs(got - expected) < 1e-12, f"attainable_gflops{args} = min(peak, I * bandwidth) = {expected}, got {got}"
     for bad in [(-1.0, 100.0, 20.0), (1.0, 0.0, 20.0), (1.0, 100.0, -5.0)]:
         try:
@@ -1258,9 +1270,10 @@ def detect_hardware(measure: bool = True) -> dict[str, Any]:
 
 # %% nbgrader={"grade": true, "grade_id": "test-detect-hardware", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 def test_unit_detect_hardware():
+    from tito.tools.judging import plain  # your values as plain data, compared here
     import psutil
 
-    quick = detect_hardware(measure=False)
+    quick = plain(detect_hardware(measure=False))
     expected_keys = {"cpu_model", "device", "cpu_count", "physical_cores", "memory_total_bytes", "memory_available_bytes", "cache_sizes"}
     assert expected_keys <= set(quick), f"missing keys: {sorted(expected_keys - set(quick))}"
     assert "peak_gflops" not in quick, "detect_hardware(measure=False) must not measure"
@@ -1269,10 +1282,10 @@ def test_unit_detect_hardware():
     assert 0 < quick["memory_available_bytes"] <= quick["memory_total_bytes"], "available memory is positive and at most the total"
     assert 1 <= quick["physical_cores"] <= (os.cpu_count() or quick["physical_cores"]), f"physical_cores {quick['physical_cores']} out of range"
     assert isinstance(quick["cpu_model"], str) and quick["cpu_model"], "cpu_model should be a non-empty string"
-    assert quick["cache_sizes"] == cache_sizes() and quick["cache_sizes"] is not cache_sizes(), "cache_sizes in the dict is a copy of cache_sizes()"
+    assert quick["cache_sizes"] == plain(cache_sizes()) and quick["cache_sizes"] is not cache_sizes(), "cache_sizes in the dict is a copy of cache_sizes()"
 
-    full = detect_hardware(measure=True)
-    assert full["peak_gflops"] == measure_peak_gflops() and full["memory_bandwidth_gbs"] == measure_memory_bandwidth(), "the measurements come from the cached measure_* functions"
+    full = plain(detect_hardware(measure=True))
+    assert full["peak_gflops"] == plain(measure_peak_gflops()) and full["memory_bandwidth_gbs"] == plain(measure_memory_bandwidth()), "the measurements come from the cached measure_* functions"
     assert abs(full["ridge_point_flop_per_byte"] - full["peak_gflops"] / full["memory_bandwidth_gbs"]) < 1e-9, "ridge point = peak_gflops / memory_bandwidth_gbs"
 
 

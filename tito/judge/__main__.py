@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 
-from tito.judge.judge import COURSE_PACKAGE
+from tito.judge.trusted import COURSE_PACKAGE
 
 
 class CoursePackageBlocked:

@@ -25,7 +25,6 @@ refuses to compare, test or count on the student's behalf.
 
 from __future__ import annotations
 
-import ast
 import builtins
 import os
 import secrets
@@ -36,16 +35,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from tito.cells import grade_id, is_graded, is_locked, is_solution
 from tito.judge import proxy
 from tito.judge.modes import IN_PROCESS
 from tito.judge.proxy import JudgeSession, global_proxy, set_current_session
-from tito.tools.speed import Inconclusive
+from tito.judge.trusted import TrustedSetup
 from tito.judge.wire import ConnectionLost, ProtocolError, no_delay, rebuild_error, recv_frame
+from tito.tools.speed import Inconclusive
 
-TEST_HELPERS_SUFFIX = "-test-helpers"
-WORKLOADS_SUFFIX = "-workloads"  # a locked cell of workloads that must run where the student's code measures
-COURSE_PACKAGE = "tinytorch"  # its names are the student's objects, never imported by the judge
 HANDOVER_SECONDS = 30.0  # how long the judge waits for a forked session to connect
 JUDGE_ENAME = "JudgeVerdict"
 KILL_SIGNAL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL; its SIGTERM ends the process
@@ -72,72 +68,6 @@ class JudgeReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def is_test_helpers(cell) -> bool:
-    return (cell.get("cell_type") == "code" and is_locked(cell) and not is_solution(cell)
-            and str(grade_id(cell) or "").endswith(TEST_HELPERS_SUFFIX))
-
-
-def _imports_course_package(node: ast.stmt) -> bool:
-    if isinstance(node, ast.ImportFrom):
-        return (node.module or "").split(".")[0] == COURSE_PACKAGE and node.level == 0
-    return isinstance(node, ast.Import) and any(a.name.split(".")[0] == COURSE_PACKAGE for a in node.names)
-
-
-def _bound_by_import(node: ast.stmt) -> list[str]:
-    return [(alias.asname or alias.name).split(".")[0] for alias in node.names]
-
-
-@dataclass
-class TrustedSetup:
-    """What the judge takes from the trusted copy of a notebook before any test runs.
-
-    `source`: the code the judge runs in its own process: every locked, non-graded
-    cell (imports, constants, given helpers, the test helpers), in notebook order,
-    without its imports of the course package. `student_names`: the names bound to
-    the student's objects: what the solution cells define, what a workloads cell
-    defines (grade id ending in `-workloads`: code that must run where the student's
-    code measures it), and what the course package's imports bind. Everything else
-    in the tests' namespace is the judge's own.
-    """
-
-    source: str
-    student_names: list[str]
-
-
-def trusted_setup(trusted_nb) -> TrustedSetup:
-    from tito.judge.signs import assigned_names
-
-    parts: list[str] = []
-    student: list[str] = []
-    for cell in trusted_nb.cells:
-        if cell.get("cell_type") != "code" or is_graded(cell):
-            continue
-        if is_solution(cell):
-            student.extend(sorted(assigned_names(cell.source)))
-            continue
-        if not is_locked(cell):
-            continue  # demonstrations: neither the tests' nor the student's
-        if is_test_helpers(cell):
-            parts.append(cell.source)
-            continue
-        if str(grade_id(cell) or "").endswith(WORKLOADS_SUFFIX):
-            student.extend(sorted(assigned_names(cell.source)))
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        kept = []
-        for node in tree.body:
-            if _imports_course_package(node):
-                student.extend(_bound_by_import(node))
-            else:
-                kept.append(node)
-        if kept:
-            parts.append(ast.unparse(ast.Module(body=kept, type_ignores=[])))
-    return TrustedSetup("\n".join(parts), list(dict.fromkeys(student)))
 
 
 class Judge:

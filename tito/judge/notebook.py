@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 from tito.cells import grade_id, graded_code_cells, is_graded_code
 from tito.errors import TitoError
-from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, TrustedSetup, Verdict, trusted_setup
+from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, Verdict
+from tito.judge.trusted import TrustedSetup, trusted_setup
 from tito.judge.modes import IN_PROCESS
 from tito.judge.server import serve_cell_source
 
