@@ -495,3 +495,43 @@ def test_import_is_silent_and_measures_nothing():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
+
+
+# ---------------------------------------------------------------- hardware facts on other systems
+
+def test_macos_caches_come_from_sysctl_performance_cores_first():
+    from tinytorch.utils.profiler import sysctl_cache_sizes
+
+    apple_silicon = {"hw.perflevel0.l1dcachesize": 131072, "hw.l1dcachesize": 65536,
+                     "hw.perflevel0.l2cachesize": 16777216, "hw.l2cachesize": 4194304}
+    assert sysctl_cache_sizes(apple_silicon.get) == {"L1d": 131072, "L2": 16777216}
+    intel_mac = {"hw.l1dcachesize": 32768, "hw.l2cachesize": 262144, "hw.l3cachesize": 12582912}
+    assert sysctl_cache_sizes(intel_mac.get) == {"L1d": 32768, "L2": 262144, "L3": 12582912}
+    assert sysctl_cache_sizes({}.get) == {}
+
+
+@pytest.mark.parametrize("system, says", [("linux", "no cache information under"), ("darwin", "sysctl reported no"),
+                                          ("win32", "does not report cache sizes")])
+def test_unknown_hardware_is_reported_with_its_reason(monkeypatch, tmp_path, system, says):
+    from tinytorch.utils import profiler
+
+    monkeypatch.setattr(profiler, "CACHE_SYSFS", tmp_path / "no-sysfs")
+    monkeypatch.setattr(profiler, "PROC_CPUINFO", tmp_path / "no-cpuinfo")
+    monkeypatch.setattr(profiler.sys, "platform", system)
+    monkeypatch.setattr(profiler, "sysctl_value", lambda name: None)
+    monkeypatch.setattr(profiler.platform, "processor", lambda: "")
+    monkeypatch.setattr(profiler.platform, "machine", lambda: "")
+    profiler.cache_sizes.cache_clear()
+    try:
+        assert profiler.cache_sizes() == {}
+        unknown = profiler.hardware_unknowns()
+        assert says in unknown["cache_sizes"] and "defaults" in unknown["cache_sizes"], unknown
+        assert profiler.cpu_model() == "unknown" and "did not name the processor" in unknown["cpu_model"], unknown
+    finally:
+        profiler.cache_sizes.cache_clear()
+
+
+def test_this_linux_machine_tells_its_caches_and_model():
+    from tinytorch.utils import profiler
+
+    assert profiler.hardware_unknowns() == {}, "Linux's /sys and /proc name every fact the profiler reads"

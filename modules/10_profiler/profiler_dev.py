@@ -45,6 +45,8 @@ import functools
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -56,7 +58,12 @@ from tinytorch.core.tensor import Tensor
 
 MB = 2**20  # the *_mb values of this module are mebibytes, as most profilers report them
 GB = 10**9  # bandwidth in decimal gigabytes per second, as STREAM and vendors quote it
-CACHE_SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
+CACHE_SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")  # Linux
+PROC_CPUINFO = Path("/proc/cpuinfo")  # Linux
+# macOS: the performance cores' caches (Apple Silicon's perflevel0) where the system has levels, else the only ones
+SYSCTL_CACHES = {"L1d": ("hw.perflevel0.l1dcachesize", "hw.l1dcachesize"),
+                 "L2": ("hw.perflevel0.l2cachesize", "hw.l2cachesize"),
+                 "L3": ("hw.l3cachesize",)}
 STREAM_BYTES_MIN = 128 * MB  # bandwidth test arrays: at least this, and 4x the last-level cache,
 STREAM_BYTES_MAX = 512 * MB  # but at most this: a VM may report its whole processor's L3 (480 MiB here)
 DEFAULT_REPEATS = 5
@@ -916,13 +923,51 @@ def read_cache_sizes(root: str | os.PathLike = CACHE_SYSFS) -> dict[str, int]:
     ### END SOLUTION
 
 
+def sysctl_value(name: str) -> int | None:
+    """macOS: the integer `sysctl -n name` prints, or None when there is none."""
+    try:
+        printed = subprocess.run(["sysctl", "-n", name], capture_output=True, text=True, timeout=10).stdout
+        return int(printed.strip())
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def sysctl_cache_sizes(read: Callable[[str], int | None] | None = None) -> dict[str, int]:
+    """macOS's cache sizes in bytes: for each level the first of its SYSCTL_CACHES names that `read`
+    (default: ``sysctl_value``) knows."""
+    read = read or sysctl_value
+    sizes: dict[str, int] = {}
+    for level, names in SYSCTL_CACHES.items():
+        found = next((value for value in map(read, names) if value), None)
+        if found:
+            sizes[level] = found
+    return sizes
+
+
 @functools.lru_cache(maxsize=None)
 def cache_sizes() -> dict[str, int]:
-    """This machine's cache sizes in bytes (``read_cache_sizes`` of CPU 0), read once.
+    """This machine's cache sizes in bytes, read once: on Linux ``read_cache_sizes`` of CPU 0, on macOS
+    ``sysctl_cache_sizes()``; elsewhere (Windows) ``{}``, and ``hardware_unknowns()`` says why.
 
     Cached: every call returns the same dict, so copy it before changing it.
     """
+    if sys.platform == "darwin":
+        return sysctl_cache_sizes()
     return read_cache_sizes(CACHE_SYSFS)
+
+
+def hardware_unknowns() -> dict[str, str]:
+    """The facts this system did not tell, each with the reason (nothing when it told everything)."""
+    unknown = {}
+    if not cache_sizes():
+        unknown["cache_sizes"] = (
+            "sysctl reported no cache sizes" if sys.platform == "darwin"
+            else f"no cache information under {CACHE_SYSFS}" if sys.platform.startswith("linux")
+            else f"{platform.system() or sys.platform} does not report cache sizes to Python's standard library")
+        unknown["cache_sizes"] += "; block sizes fall back to their defaults"
+    if cpu_model() == "unknown":
+        unknown["cpu_model"] = f"{platform.system() or sys.platform} did not name the processor"
+    return unknown
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-cache-sizes", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
@@ -1214,22 +1259,34 @@ test_unit_attainable_gflops()
 # ## 9. Everything about the machine in one dict
 #
 # `detect_hardware` collects what we know. The model name comes from
-# `/proc/cpuinfo` on Linux (`platform.processor()` elsewhere); total and available
-# memory from `psutil.virtual_memory()`; physical cores from `psutil`. The
+# `/proc/cpuinfo` on Linux and `sysctl` on macOS (`platform.processor()` elsewhere);
+# cache sizes from `/sys` on Linux and `sysctl` on macOS (Windows does not tell
+# them to the standard library: they are unknown there, and `hardware_unknowns()`
+# says why); total and available memory from `psutil.virtual_memory()`; physical
+# cores from `psutil`. The
 # `device` is `"cpu"`: every TinyTorch kernel runs through numpy on the CPU.
 
 # %% nbgrader={"grade": false, "grade_id": "detect-hardware-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
 def cpu_model() -> str:
-    """The CPU's model name: ``model name`` of ``/proc/cpuinfo``, else ``platform.processor()``."""
+    """The CPU's model name: ``model name`` of ``/proc/cpuinfo`` (Linux), ``machdep.cpu.brand_string``
+    (macOS), else ``platform.processor()``; ``"unknown"`` when nothing names it."""
     try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+        with open(PROC_CPUINFO, encoding="utf-8", errors="replace") as cpuinfo:
             for line in cpuinfo:
                 key, _, value = line.partition(":")
                 if key.strip() == "model name" and value.strip():
                     return value.strip()
     except OSError:
         pass
+    if sys.platform == "darwin":
+        try:
+            brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                                   timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            brand = ""
+        if brand:
+            return brand
     return platform.processor() or platform.machine() or "unknown"
 
 
@@ -1298,7 +1355,9 @@ test_unit_detect_hardware()
 hardware = detect_hardware()
 caches = ", ".join(f"{level} {size // 1024} KiB" for level, size in hardware["cache_sizes"].items())
 print(f"{hardware['cpu_model']}: {hardware['cpu_count']} cores usable, {hardware['memory_total_bytes'] / 2**30:.1f} GiB RAM")
-print(f"caches: {caches}")
+print(f"caches: {caches or 'unknown'}")
+for fact, reason in hardware_unknowns().items():
+    print(f"  {fact} unknown: {reason}")
 print(f"peak float32 matmul {hardware['peak_gflops']:.1f} GFLOP/s, memory bandwidth {hardware['memory_bandwidth_gbs']:.1f} GB/s, "
       f"ridge point {hardware['ridge_point_flop_per_byte']:.1f} FLOP/byte")
 for label, intensity in [("ReLU float32 (1/8 FLOP/B)", 1 / 8), ("matmul n=64 (n/6)", 64 / 6), ("matmul n=1024 (n/6)", 1024 / 6)]:

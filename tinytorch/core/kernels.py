@@ -249,7 +249,8 @@ def _forget_workers_after_fork() -> None:
     _crew_lock, _idle_workers = threading.Lock(), []
 
 
-os.register_at_fork(after_in_child=_forget_workers_after_fork)
+if hasattr(os, "register_at_fork"):  # Windows has no fork, so no child to clean up after
+    os.register_at_fork(after_in_child=_forget_workers_after_fork)
 
 # %% ../../modules/11_kernels/kernels_dev.ipynb #time-kernel-solution
 def time_kernel(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
