@@ -94,7 +94,7 @@ def relu_python_loop(x: np.ndarray) -> np.ndarray:
 
 
 def quantize_reference(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Symmetric int8 quantization as API.md defines it: scale = max|x| / 127, q = clip(round(x / scale)).
+    """Symmetric int8 quantization as the kernels' contract defines it (module 11, `quantize_symmetric`): scale = max|x| / 127, q = clip(round(x / scale)).
 
     x / scale is computed in x's own float dtype, as the kernels module does: for
     float32 input a float64 division would round a few halfway values differently.

@@ -315,7 +315,7 @@ def create_workspace(course_root: Path, dest: Path, names: list[str] | None = No
     only when its package exports and imports.
     """
     from tito.export import export_modules
-    from tito.notebooks import _umask, load_module_notebook, notebook_text
+    from tito.notebooks import current_umask, load_module_notebook, notebook_text
 
     dest = Path(dest).resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -323,7 +323,7 @@ def create_workspace(course_root: Path, dest: Path, names: list[str] | None = No
     modules, provided = select_modules(course_root, names, provided_names)
     dest.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    building.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a workspace is an ordinary folder
+    building.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; a workspace is an ordinary folder
     try:
         with tempfile.TemporaryDirectory(prefix="tito-release-") as scratch:
             releases = release_notebooks(course_root, modules, Path(scratch))

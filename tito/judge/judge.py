@@ -43,6 +43,9 @@ from tito.judge.wire import ConnectionLost, ProtocolError, no_delay, rebuild_err
 from tito.tools.speed import Inconclusive
 
 HANDOVER_SECONDS = 30.0  # how long the judge waits for a forked session to connect
+ACCEPT_POLL_SECONDS = 0.25  # how often a wait for a connection looks whether it should stop waiting
+HELLO_SECONDS = 5.0  # a connection that does not say who it is within this is dropped
+MAX_SIGNS, MAX_SIGN_CHARS = 20, 300  # what the student's process may report about itself, at most
 JUDGE_ENAME = "JudgeVerdict"
 KILL_SIGNAL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL; its SIGTERM ends the process
 
@@ -80,7 +83,7 @@ class Judge:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
-        self.listener.settimeout(0.25)
+        self.listener.settimeout(ACCEPT_POLL_SECONDS)
         self.port = self.listener.getsockname()[1]
         self.kernel_finished = threading.Event()
         self.on_handover: Callable[[], None] = lambda: None
@@ -96,7 +99,7 @@ class Judge:
                 sock, _ = self.listener.accept()
             except socket.timeout:
                 continue
-            sock.settimeout(5)
+            sock.settimeout(HELLO_SECONDS)
             try:
                 hello, _ = recv_frame(sock)
             except (ConnectionLost, ProtocolError, OSError):
@@ -158,8 +161,8 @@ class Judge:
         self.on_handover()
         try:
             names = self._control_request("names")
-            report.signs = [str(s)[:300] for s in names.get("signs", [])][:20]
-            report.mode = self.mode = str(names.get("mode", ""))[:20]
+            report.signs = [str(s)[:MAX_SIGN_CHARS] for s in names.get("signs", [])][:MAX_SIGNS]
+            report.mode = self.mode = str(names.get("mode", ""))[:MAX_SIGN_CHARS]
             namespace = self._namespace(setup, names.get("names", {}))
         except Exception as exc:  # the namespace could not be read: no test can run
             report.detail = f"the judge could not read the notebook's names: {type(exc).__name__}: {exc}"
