@@ -62,3 +62,30 @@ def test_a_cell_without_nbgrader_metadata_is_not_locked_nor_graded():
     assert cellrules.is_locked(cell) is False
     with pytest.raises(ValueError, match="not a grade cell"):
         cellrules.determine_grade(cell)
+
+
+def test_a_passing_test_that_prints_a_warning_scores_the_same_everywhere():
+    """The one scoring rule: a graded cell earns its points when its tests raise nothing, whatever they print.
+    The notebook's summary, `tito module test` (inline and judged) and the grader (nbgrader on the judge's
+    verdict outputs) agree, for a passing test that warned and for a failing one."""
+    from tito.judge.judge import Verdict
+    from tito.judge.notebook import verdict_outputs
+    from tito.notebook_run import score_executed_notebook
+    from tito.tools.testing import GradedCell, TestOutcome, score_outcomes
+
+    def graded(outputs):
+        cell = nbformat.v4.new_code_cell("def test_unit_x():\n    warn()\n\ntest_unit_x()", execution_count=1)
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test-x", "points": 10, "locked": True,
+                                     "solution": False, "schema_version": 3}
+        cell.outputs = outputs
+        return cell
+
+    warned = nbformat.v4.new_output("stream", name="stderr", text="RuntimeWarning: overflow encountered\n")
+    failed = nbformat.v4.new_output("error", ename="AssertionError", evalue="x should be 2", traceback=[])
+    for passed, inline_outputs, points in ((True, [warned], 10.0), (False, [warned, failed], 0.0)):
+        summary = score_outcomes([TestOutcome("test_unit_x", passed, "", 0.1)], [GradedCell("test-x", 10, ["test_unit_x"])])
+        inline = score_executed_notebook(nbformat.v4.new_notebook(cells=[graded(inline_outputs)])).graded[0].points
+        verdict = graded(verdict_outputs(Verdict("test-x", passed, "" if passed else "x should be 2", "AssertionError")))
+        judged = score_executed_notebook(nbformat.v4.new_notebook(cells=[verdict])).graded[0].points
+        grader = nbgrader_utils.determine_grade(verdict)[0]
+        assert (summary.points, inline, judged, grader) == (points,) * 4, (passed, summary.points, inline, judged, grader)

@@ -1,28 +1,29 @@
-"""nbgrader's rules for one cell, without nbgrader: grade, checksum, locked.
+"""nbgrader's rules for one cell, without nbgrader (checksum, grade), and TinyTorch's one scoring rule.
 
 A student's install has no nbgrader (it is an instructor extra), yet `tito module
-test` must score a cell exactly as `nbgrader autograde` does and see an edited
-locked cell as nbgrader does. `is_locked`, `compute_checksum` and
-`determine_grade` restate nbgrader 0.9.6's `nbgrader.utils` functions of those
-names; tests/test_cellrules.py checks them against nbgrader's own on generated cells.
+test` must score a cell exactly as the grader does and see an edited locked cell as
+nbgrader does. `tito.cells.is_locked`, `compute_checksum` and `determine_grade`
+restate nbgrader 0.9.6's `nbgrader.utils` functions of those names;
+tests/test_cellrules.py checks them against nbgrader's own on generated cells.
+
+`graded_cell_points` is the rule every score uses: the notebook's own summary, `tito
+module test` and the grader (whose graded cells carry the judge's verdict, an error
+output exactly when the cell's tests failed). A graded cell earns its points when
+its tests raise nothing; what it prints, a warning on stderr included, costs nothing.
+nbgrader's own rule would give 0 to a cell that printed to stderr, but it only ever
+sees the judge's verdict outputs, which print nothing there.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from tito.cells import is_graded, is_solution, nbgrader_metadata
+from tito.cells import is_graded, is_locked, is_solution, nbgrader_metadata
 
 
-def is_locked(cell) -> bool:
-    """Locked cells are put back as released by the grader; solution cells never are, grade cells always."""
-    if "nbgrader" not in cell.get("metadata", {}):
-        return False
-    if is_solution(cell):
-        return False
-    if is_graded(cell):
-        return True
-    return bool(nbgrader_metadata(cell).get("locked", False))
+def graded_cell_points(raised: bool, max_points: float) -> float:
+    """The points a graded cell earns: all of them when its tests raised nothing, else none."""
+    return 0.0 if raised else float(max_points)
 
 
 def compute_checksum(cell) -> str:

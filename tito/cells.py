@@ -57,7 +57,15 @@ def is_solution(cell) -> bool:
 
 
 def is_locked(cell) -> bool:
-    return bool(nbgrader_metadata(cell).get("locked"))
+    """nbgrader's rule: locked cells are put back as released by the grader; solution cells never are,
+    graded cells always."""
+    if "nbgrader" not in cell.get("metadata", {}):
+        return False
+    if is_solution(cell):
+        return False
+    if is_graded(cell):
+        return True
+    return bool(nbgrader_metadata(cell).get("locked", False))
 
 
 def points(cell) -> float:

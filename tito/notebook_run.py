@@ -2,9 +2,10 @@
 
 `execute_notebook` runs every cell (errors allowed, as nbgrader does) and says
 why the run stopped early, if it did, as a `Stop` (plain data, JSON both ways).
-Graded cells that never ran get a `NotRun` error output, so that nbgrader's own
-`determine_grade` gives them no points; `score_executed_notebook` then scores
-every graded cell with that rule, as `nbgrader autograde` does.
+Graded cells that never ran get a `NotRun` error output, so that they earn no
+points; `score_executed_notebook` then scores every graded cell with the one
+scoring rule (`tito.cellrules.graded_cell_points`), which the grader's verdicts
+follow too.
 """
 
 from __future__ import annotations
@@ -160,12 +161,16 @@ class NotebookScore:
 
 
 def score_executed_notebook(nb) -> NotebookScore:
-    """Score every graded cell of an executed notebook with nbgrader's rules."""
-    from tito.cellrules import determine_grade
+    """Score every graded cell of an executed notebook with the one scoring rule
+    (`tito.cellrules.graded_cell_points`): its points when it shows no error."""
+    from tito.cellrules import graded_cell_points
+    from tito.cells import points as cell_points
 
     graded = []
     for cell in graded_code_cells(nb):
-        points, max_points = determine_grade(cell)
+        max_points = cell_points(cell)
+        raised = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        points = graded_cell_points(raised, max_points)
         graded.append(GradedTest(
             grade_id=grade_id(cell) or cell.get("id", "?"),
             tests=defined_tests(cell.source),

@@ -108,12 +108,15 @@ class Score:
 
 
 def score_outcomes(outcomes: list[TestOutcome], cells: list[GradedCell]) -> Score:
-    """Points as the grader counts them: a cell earns its points when all its tests passed here."""
+    """Points as the grader counts them (`tito.cellrules.graded_cell_points`): a cell earns its points
+    when all its tests passed here, whatever they printed."""
+    from tito.cellrules import graded_cell_points
+
     passed = {o.name: o.passed for o in outcomes}
     by_test, earned = {}, 0.0
     for cell in cells:
         ok = bool(cell.tests) and all(passed.get(name, False) for name in cell.tests)
-        cell_points = cell.points if ok else 0.0
+        cell_points = graded_cell_points(not ok, cell.points)
         earned += cell_points
         for name in cell.tests:
             by_test[name] = (cell.grade_id, cell_points, cell.points)
