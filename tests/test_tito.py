@@ -184,3 +184,11 @@ def test_module_test_gives_no_points_to_cells_after_a_dead_kernel(tmp_path):
     assert "0/60" in result.stdout and "0/40" in result.stdout
     assert "not run: the notebook's process never reached the judge" in result.stdout
     assert "local score" in result.stdout and "/100" in result.stdout
+
+
+def test_an_error_message_prints_as_written(capsys):
+    from tito.console import print_error
+
+    print_error("needs nbgrader: pip install -e '.[instructor]' [bold]not markup[/bold]")
+    said = capsys.readouterr().err
+    assert "'.[instructor]'" in said and "[bold]not markup[/bold]" in said, said

@@ -41,4 +41,7 @@ def table(title: str, columns: Iterable[str | tuple[str, str]]) -> Table:
 
 
 def print_error(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # the message is text, not markup: `.[instructor]` and the like must print as written
+    error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)

@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tito.cells import grade_id, graded_code_cells, is_graded_code
@@ -55,7 +55,7 @@ class JudgedTests:
 
     cells: dict[str, str]
     setup: str
-    student_names: list[str]
+    student_names: list[str] = field(default_factory=list)  # none: the tests see no name of the student's
 
     def trusted_setup(self) -> TrustedSetup:
         return TrustedSetup(self.setup, list(self.student_names))
