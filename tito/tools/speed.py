@@ -279,6 +279,10 @@ class Comparison:
     def quiet(self) -> bool:
         return all(is_quiet(times) for times in self.samples)
 
+    def spread(self) -> str:
+        """Each contender's median sample over its fastest, as the quiet rule reads them."""
+        return ", ".join(f"{statistics.median(times) / min(times):.2f}" for times in self.samples)
+
 
 def compare(contenders: Sequence[Callable[..., Any]], make_args: Callable[[int], tuple], repeats: int,
             check: Callable[..., None] | None = None, single_core: bool = False,
@@ -331,10 +335,11 @@ def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args:
     """How many times faster `kernel` runs than `baseline`: the ratio of their medians over quiet,
     interleaved samples on fresh inputs. Measured again while below `at_least`, up to
     SPEED_ATTEMPTS times; the best quiet ratio is returned. Never quiet: `Inconclusive`."""
-    best = None
+    best, spreads = None, []
     for _ in range(SPEED_ATTEMPTS):
         measured = compare([kernel, baseline], make_args, repeats, check, single_core)
         if not measured.quiet:
+            spreads.append(measured.spread())
             continue
         kernel_times, baseline_times = measured.samples
         ratio = statistics.median(baseline_times) / statistics.median(kernel_times)
@@ -342,7 +347,9 @@ def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args:
         if best >= at_least:
             break
     if best is None:
-        raise Inconclusive(f"the machine was never quiet enough to compare speeds ({SPEED_ATTEMPTS} attempts)")
+        raise Inconclusive(f"the machine was never quiet enough to compare speeds ({SPEED_ATTEMPTS} attempts; "
+                           f"median/fastest sample of kernel and baseline: {'; '.join(spreads)}, "
+                           f"quiet is at most {QUIET_SPREAD})")
     return best
 
 
@@ -366,7 +373,7 @@ def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    best = None
+    best, seen = None, []
     with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as pool:
         apart, together = machine_gain_contenders(pool, reference, fresh_inputs(make_args, workers))
         for _ in range(SPEED_ATTEMPTS):
@@ -375,6 +382,7 @@ def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make
             kernel_s, baseline_s, apart_s, together_s = (min(times) for times in measured.samples)
             busy = [call.busy_threads for call in measured.kernel_calls if call.busy_threads is not None]
             gain = ParallelGain(baseline_s / kernel_s, apart_s / together_s, max(busy) if busy else None)
+            seen.append(f"machine gain {gain.machine:.2f}, median/fastest {measured.spread()}")
             if measured.quiet and gain.machine >= min_machine_gain and (
                     best is None or gain.kernel - required(gain.machine) > best.kernel - required(best.machine)):
                 best = gain
@@ -382,5 +390,6 @@ def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make
                 break
     if best is None:
         raise Inconclusive("the machine was never quiet enough, or its cores never free enough, to measure a "
-                           f"parallel gain ({SPEED_ATTEMPTS} attempts)")
+                           f"parallel gain ({SPEED_ATTEMPTS} attempts: {'; '.join(seen)}; a count needs a machine "
+                           f"gain of {min_machine_gain} and every median within {QUIET_SPREAD} of its fastest)")
     return best
