@@ -154,3 +154,10 @@ def test_the_grader_calls_a_check_it_cannot_observe_inconclusive(monkeypatch):
     monkeypatch.setattr(speed, "STRICT_OBSERVATION", False)
     report = judge({"local": TIMED.format(kernel="honest")}, student=CHEATS)
     assert verdicts(report) == {"local": (True, "")}, "a student's own machine times without /proc"
+
+
+def test_usable_cores_come_from_the_operating_system():
+    import os
+
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    assert speed.usable_cores() == expected >= 1

@@ -1410,7 +1410,7 @@ def test_unit_matmul_parallel():
     # Performance: 2 workers against one single-thread BLAS product, BLAS on one thread throughout so that
     # only your threads can make the difference, judged against what 2 independent single-thread products
     # gain from running at once on this machine, right now.
-    if plain(cpu_count()) >= PARALLEL_WORKERS:
+    if speed.usable_cores() >= PARALLEL_WORKERS:  # the grader's own count, not your process's answer
         with one_blas_thread():
             measured = parallel_gain(partial(matmul_parallel, num_processes=PARALLEL_WORKERS), np.matmul,
                                      lambda seed: matrix_pair(PARALLEL_MATMUL_N, seed), reference=np.matmul,
@@ -1452,7 +1452,7 @@ def test_unit_parallel_relu():
 
     # Performance: 10**7 float32 values, 2 workers against one numpy ReLU, judged against what 2 independent
     # ReLUs into fresh outputs gain from running at once on this machine, right now.
-    if plain(cpu_count()) >= PARALLEL_WORKERS:
+    if speed.usable_cores() >= PARALLEL_WORKERS:  # the grader's own count, not your process's answer
         measured = parallel_gain(partial(parallel_relu, num_workers=PARALLEL_WORKERS), fresh_relu,
                                  lambda seed: float_vector(PARALLEL_RELU_ELEMENTS, seed), reference=fresh_relu,
                                  check=relu_matches)
