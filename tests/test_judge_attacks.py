@@ -2,10 +2,19 @@
 
 Each attack is a cell a student could add (or code inside a student's function),
 graded by the real `tito nbgrader autograde` (sandboxed kernels, the trusted judge,
-nbgrader's SQLite gradebook) on modules 01, 03 and 11. Every attacked notebook must
-score no more than the same notebook without the attack; the reference still
-scores 100 and the blank release 0. Before the judge, the first two attacks alone
-gave a blank notebook 100/100.
+nbgrader's SQLite gradebook). Two sets:
+
+- attacks on the notebook's process and the grader (IPython hooks, output, fake
+  results, killing and hanging), on modules 01, 03 and 11; before the judge, the
+  first two alone gave a blank notebook 100/100;
+- attacks on the judge by class (`tests/attack_notebooks.py`: names, types by name,
+  comparisons on the student's side, arguments written back, the numeric
+  environment, speed verdicts), on modules 01, 02, 03, 05 and 11, each graded in the
+  same run as its unattacked twin (the blank release, the reference, or a partial
+  notebook that differs from the attacked one only by the attack).
+
+Every attacked notebook must score no more than its twin; the reference still scores
+100 and the blank release 0.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import textwrap
 import nbformat
 import pytest
 
+import attack_notebooks as classes
 from grading_support import solution_ids, solved_release, with_cell_after, write_notebook
 from helpers import REPO, run_tito
 from tito.grading.course import submit
@@ -23,6 +33,7 @@ from tito.grading.paths import CoursePaths
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning")]
 
 MODULES = ("01_tensor", "03_layers", "11_kernels")
+CLASS_MODULES = ("01_tensor", "02_activations", "03_layers", "05_cnn", "11_kernels")
 ATTACK_TIMEOUT = 15  # seconds per cell and per test: the hanging attack waits this long once
 TARGETS = {"01_tensor": "Tensor", "03_layers": "matmul_naive", "11_kernels": "matmul_vectorized"}
 
@@ -148,14 +159,14 @@ def attacked(nb, after: str, code: str):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
-    """Generate modules 01, 03 and 11, submit every case, autograde each module; the report by (module, student)."""
+    """Generate the modules, submit every case, autograde each module once; the report by (module, student)."""
     import csv
     import io
 
     root = tmp_path_factory.mktemp("attacks")
     course = CoursePaths(root / "course")
     tito = lambda *args: run_tito("nbgrader", *args, "--course", str(course.root), timeout=1800)  # noqa: E731
-    result = tito("generate", *MODULES)
+    result = tito("generate", *CLASS_MODULES)
     assert result.returncode == 0, result.stderr + result.stdout
     assert tito("release").returncode == 0
 
@@ -172,13 +183,16 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
     cases["11_kernels"]["sequential-rebind"] = attacked(sequential, "parallel-solution",
                                                         SEQUENTIAL_RUN_IN_PARALLEL + "\n" + REBIND_SPEED_HELPERS)
     cases["11_kernels"]["ref-custom_exc"] = attacked(reference_11, "time-kernel-solution", ATTACKS["custom_exc"])
+    for key in CLASS_MODULES:
+        blank = nbformat.read(course.release_notebook(key), as_version=4)
+        cases.setdefault(key, {"ref": solved_release(course, key), "blank": blank}).update(class_cases(course, key))
 
     submissions = root / "submissions"
     for key, by_student in cases.items():
         for student, nb in by_student.items():
             submit(course, key, student, write_notebook(nb, submissions / key / f"{student}.ipynb"))
     assert tito("collect").returncode == 0
-    for key in MODULES:
+    for key in CLASS_MODULES:
         result = tito("autograde", key, "--workers", "2", "--timeout", str(ATTACK_TIMEOUT))
         assert result.returncode == 0, result.stderr + result.stdout
     report = tito("report", "--format", "csv")
@@ -186,14 +200,54 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
     return {(row["module"], row["student"]): row for row in csv.DictReader(io.StringIO(report.stdout))}
 
 
+def class_base(course: CoursePaths, key: str, twin: str):
+    """The notebook an attack of `twin` starts from, and the twin's own cell `(after, code)` (None for none)."""
+    if twin == "blank":
+        return nbformat.read(course.release_notebook(key), as_version=4), None
+    if twin == "ref":
+        return solved_release(course, key), None
+    if twin == "blocked":
+        return solved_release(course, key, classes.BLOCKED), None
+    if twin == "vectorized":
+        return solved_release(course, key, classes.VECTORIZED), None
+    after, code, base = classes.PARTIALS[key][twin]
+    return class_base(course, key, base)[0], (after, code)
+
+
+def class_cases(course: CoursePaths, key: str) -> dict[str, object]:
+    """The partial twins ("twin-NAME") and the class attacks ("class-NAME") of one module."""
+    cases: dict[str, object] = {}
+    twins = set(classes.PARTIALS.get(key, {})) | ({"blocked"} if key == "11_kernels" else set())
+    for twin in sorted(twins):
+        nb, own = class_base(course, key, twin)
+        cases[f"twin-{twin}"] = attacked(nb, *own) if own else nb
+    for name, attack in classes.ATTACKS[key].items():
+        nb, own = class_base(course, key, attack.twin)
+        if own and own[0] == attack.after:  # one cell: the twin's code, then the attack's
+            cases[f"class-{name}"] = attacked(nb, attack.after, own[1] + "\n\n" + attack.code)
+        else:
+            cases[f"class-{name}"] = attacked(attacked(nb, *own) if own else nb, attack.after, attack.code)
+    return cases
+
+
+def twin_student(twin: str) -> str:
+    return twin if twin in ("blank", "ref") else f"twin-{twin}"
+
+
 def score(graded, key: str, student: str) -> float:
     return float(graded[(key, student)]["score"])
 
 
-@pytest.mark.parametrize("key", MODULES)
-def test_reference_scores_100_and_blank_0(graded, key):
-    assert (score(graded, key, "ref"), graded[(key, "ref")]["status"]) == (100.0, "graded"), graded[(key, "ref")]
-    assert score(graded, key, "blank") == 0.0, graded[(key, "blank")]
+def test_reference_scores_100_and_blank_0(graded):
+    for key in CLASS_MODULES:
+        ref = graded[(key, "ref")]
+        if key == "11_kernels":
+            # its speed checks end inconclusive (0 points for that check) on a machine too busy to time them
+            assert 82.0 <= float(ref["score"]) <= 100.0 and ref["status"] in ("graded", "inconclusive"), ref
+        else:
+            assert (float(ref["score"]), ref["status"]) == (100.0, "graded"), (
+                f"{key} reference: expected 100, got {ref}")
+        assert score(graded, key, "blank") == 0.0, f"{key} blank: expected 0, got {graded[(key, 'blank')]}"
 
 
 @pytest.mark.parametrize("key, attack", [(key, name) for key in MODULES for name in attacks_of(key)])
@@ -206,7 +260,8 @@ def test_rebinding_the_speed_helpers_earns_no_speed_points(graded):
     key = "11_kernels"
     assert score(graded, key, "sequential-rebind") <= score(graded, key, "sequential") < 100.0, (
         graded[(key, "sequential-rebind")], graded[(key, "sequential")])
-    assert score(graded, key, "ref-custom_exc") == 100.0, "an attack does not cost a correct solution its points"
+    # an attack does not cost a correct solution its points (but for a speed check left inconclusive by a busy machine)
+    assert score(graded, key, "ref-custom_exc") >= 82.0, graded[(key, "ref-custom_exc")]
 
 
 @pytest.mark.parametrize("key, attack, sign", [
@@ -242,3 +297,63 @@ def test_module_test_scores_attacks_as_the_grader_does():
         code = ATTACKS[attack].replace("{target}", "Tensor")
         report = run_module_tests(module, nb=attacked(blank, "tensor-solution", code))
         assert report.score == 0.0, (attack, [(t.grade_id, t.message) for t in report.graded if t.passed])
+
+
+# ---------------------------------------------------------------- attacks on the judge, by class
+
+CLASS_CASES = [(key, name) for key in CLASS_MODULES for name in classes.ATTACKS[key]]
+
+
+def test_every_class_is_attacked_at_least_twice_across_the_modules():
+    counts = {kind: sum(1 for key, name in CLASS_CASES if name.split("-")[0] == kind) for kind in classes.CLASSES}
+    modules = {key for key, _ in CLASS_CASES}
+    assert min(counts.values()) >= 2 and modules == set(CLASS_MODULES), (counts, modules)
+
+
+def test_partial_twins_lose_points_honestly(graded):
+    """A twin that scored as much as the reference would show nothing: each partial notebook loses points."""
+    for key in CLASS_MODULES:
+        for twin in classes.PARTIALS.get(key, {}):
+            got, ref = score(graded, key, f"twin-{twin}"), score(graded, key, "ref")
+            row = graded[(key, f"twin-{twin}")]
+            assert got < ref, f"{key} twin {twin}: expected fewer points than the reference's {ref}, got {row}"
+    # module 11's blocked twins run the cache-blocking tests only (4 + 9 + 5 points); the slow one fails its speed check
+    blocked, slow = score(graded, "11_kernels", "twin-blocked"), score(graded, "11_kernels", "twin-slow_blocked")
+    assert 9.0 <= blocked <= 18.0 and slow <= 9.0, (
+        f"11 blocked: expected 9..18 (18 when quiet), got {blocked}; slow: expected <= 9, got {slow}")
+
+
+@pytest.mark.parametrize("key, attack", CLASS_CASES)
+def test_no_class_attack_scores_more_than_its_twin(graded, key, attack):
+    twin = classes.ATTACKS[key][attack].twin
+    row, twin_row = graded[(key, f"class-{attack}")], graded[(key, twin_student(twin))]
+    assert float(row["score"]) <= float(twin_row["score"]), (
+        f"{key} {attack}: expected at most the {twin} twin's {twin_row['score']} points, got {row['score']} "
+        f"({row['status']}: {row.get('detail', '')})")
+
+
+def test_no_class_attack_turns_an_inconclusive_check_into_points(graded):
+    """The noise attack makes the machine busy all the time: the check it disturbs ends inconclusive or
+    failed, so the notebook scores no more than the twin whose kernel is too slow anyway."""
+    row, slow = graded[("11_kernels", "class-speed-noise")], score(graded, "11_kernels", "twin-slow_blocked")
+    assert float(row["score"]) <= slow <= 9.0, (
+        f"expected at most the slow twin's {slow} points (at most 9: no speed points), got {row}")
+
+
+def test_claiming_one_cpu_skips_no_parallel_speed_check():
+    """`tito module test` (the grader's judge, on every CPU of this machine): kernels that do their work on
+    one thread fail the two parallel speed checks (or leave them inconclusive); the same notebook whose
+    `cpu_count` says 1 must not pass them instead."""
+    from tito.moduletest import run_module_tests
+    from tito.notebooks import load_module_notebook
+    from tito.project import resolve_module
+
+    module = resolve_module("11", REPO)
+    after, lazy = classes.LAZY_PARALLEL
+    twin = with_cell_after(load_module_notebook(module), after, lazy)
+    reports = {name: run_module_tests(module, nb=nb) for name, nb in
+               (("twin", twin), ("one-cpu", with_cell_after(twin, after, classes.ONE_CPU)))}
+    passed = {name: sorted(t.grade_id for t in report.graded if t.passed) for name, report in reports.items()}
+    assert reports["one-cpu"].score <= reports["twin"].score, (
+        f"expected at most the twin's {reports['twin'].score} points, got {reports['one-cpu'].score}; "
+        f"passed only with one CPU claimed: {sorted(set(passed['one-cpu']) - set(passed['twin']))}")

@@ -198,6 +198,14 @@ def test_unit_sigmoid():
     assert np.allclose(got.data, [0.0, 0.0, 1.0, 1.0], rtol=0, atol=1e-30), (
         f"sigmoid({extreme.tolist()}) should be [0, ~4e-44, 1, 1], got {got.data}")
     assert plain(Sigmoid()(Tensor([1, 2])).dtype) == np.float32, "integer input should give float32 output"
+    # where exp(-x) overflows float32, 1 / (1 + exp(-x)) rounds to 0; the stable form exp(x) / (1 + exp(x))
+    # keeps the value, which float32 can still hold (its smallest numbers reach 1.4e-45)
+    tails = np.array([-95.0, -89.0], dtype=np.float32)
+    got_tails = plain(Sigmoid()(Tensor(tails)).data)
+    expected_tails = np.exp(tails.astype(np.float64))
+    assert np.allclose(got_tails, expected_tails, rtol=1e-2, atol=0), (
+        f"sigmoid({tails.tolist()}) should be about {expected_tails.tolist()} (exp(x) for very negative x), "
+        f"got {np.asarray(got_tails).tolist()}: compute it as exp(x) / (1 + exp(x)) where x < 0")
 
 test_unit_sigmoid()
 
