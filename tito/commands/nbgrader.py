@@ -25,7 +25,9 @@ def register(subparsers) -> None:
         sub.set_defaults(func=handler)
         return sub
 
-    action("init", run_init, "create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel")
+    init = action("init", run_init, "create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel")
+    init.add_argument("--db", metavar="URL", help="a shared gradebook on a database server, e.g. "
+                      "postgresql://USER:PASSWORD@HOST:5432/DBNAME (default: SQLite in the course folder)")
     generate = action("generate", run_generate, "module source -> release notebook (solutions stubbed, hidden tests removed)")
     generate.add_argument("modules", nargs="*", metavar="MODULE")
     generate.add_argument("--all", action="store_true", help="every module of the project")
@@ -86,8 +88,12 @@ def run_init(args: argparse.Namespace) -> int:
 
     _, course = _course(args)
     with console.status("creating the course"):
-        init_course(course)
-    console.print(f"[green]course ready[/] at {course.root} (gradebook, nbgrader_config.py, sandbox kernel)")
+        init_course(course, db_url=args.db)
+    from sqlalchemy.engine import make_url
+
+    where = make_url(course.db_url).render_as_string(hide_password=True)
+    console.print(f"[green]course ready[/] at {course.root} (gradebook {where}, nbgrader_config.py, sandbox kernel)",
+                  highlight=False)
     return 0
 
 
