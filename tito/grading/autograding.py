@@ -14,9 +14,11 @@ grades. tito runs the same nbgrader pieces in three steps:
    remaining autograde preprocessors (SaveAutoGrades, late penalties, output
    limits, metadata checks) write the grades.
 
-Only this process opens the gradebook, and it does so for one submission at a
-time, so parallel grading cannot lose or corrupt a grade in SQLite. Each
-submission's outcome (`tito.grading.outcomes`) is saved as it finishes.
+Only this process writes the gradebook, through one connection for the whole
+run (`tito.grading.gradebook`): the grades of the submissions that finished
+while the executor was busy are committed together, then their outcomes
+(`tito.grading.outcomes`) are saved, so an outcome never names grades that are
+not in the gradebook.
 """
 
 from __future__ import annotations
@@ -294,17 +296,28 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
     outcomes: list[Outcome] = []
 
     phases = timings if timings is not None else Counter()
+    recorded: list[Outcome] = []  # graded in the open gradebook batch, outcome not written yet
 
     def record(outcome: Outcome) -> None:
+        recorded.append(outcome)
+
+    def commit_recorded(batch) -> None:
+        """The batch's grades become durable, then its outcome files say so."""
+        with _Timed(phases, "commit gradebook"):
+            batch.commit()
         with _Timed(phases, "write outcome"):
-            save_outcome(course, outcome)
-        outcomes.append(outcome)
+            for outcome in recorded:
+                save_outcome(course, outcome)
+        outcomes.extend(recorded)
         if on_outcome is not None:
-            on_outcome(outcome)
+            for outcome in recorded:
+                on_outcome(outcome)
+        recorded.clear()
 
     from sqlalchemy.exc import SAWarning
 
     from tito.grading.dispatch import grade_all, make_executor, needs_grading
+    from tito.grading.gradebook import batched_gradebook
     from tito.grading.sandbox import install_kernel_spec
 
     with _module_lock(course, module_key), warnings.catch_warnings():
@@ -324,7 +337,9 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
             running.preflight(settings)
             if on_start is not None:
                 on_start(len(todo))
-            grade_all(grader, todo, running, record)
+            with batched_gradebook(course.db_url, COURSE_ID) as batch:
+                grade_all(grader, todo, running, record, before_wait=lambda: commit_recorded(batch))
+                commit_recorded(batch)
     return outcomes
 
 

@@ -27,8 +27,10 @@ def needs_grading(course: CoursePaths, module_key: str, student: str) -> bool:
     return submitted.is_file() and submitted.stat().st_mtime > outcome.stat().st_mtime
 
 
-def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None]) -> None:
-    """Until every submission in `todo` has an outcome: prepare here, execute on `executor`, finish here."""
+def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None],
+              before_wait: Callable[[], None] | None = None) -> None:
+    """Until every submission in `todo` has an outcome: prepare here, execute on `executor`, finish here.
+    `before_wait` runs each time the loop is about to wait for the executor."""
     from tito.grading.plain import to_json
 
     running: dict = {}
@@ -46,6 +48,8 @@ def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None]) 
                 record(prepared)
             else:
                 submit(prepared)
+        if before_wait is not None:
+            before_wait()
         for done in executor.wait():
             prepared = running.pop(done.key)
             if done.lost and prepared.attempts < executor.max_attempts:
