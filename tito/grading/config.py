@@ -31,6 +31,11 @@ from pathlib import Path
 from tito.grading.config import configure
 
 configure(get_config(), course_dir=Path(__file__).resolve().parent)
+
+# Course settings of your own go below this line: tito and plain nbgrader both read them
+# (and `tito nbgrader init` keeps them). Late submissions, for example:
+#   c = get_config()
+#   c.LateSubmissionPlugin.penalty_method = "zero"   # nbgrader's plugin: a late submission scores 0
 '''
 
 
@@ -70,11 +75,16 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
 
 
 def course_config(course: CoursePaths, cell_timeout: int = GRADING_CELL_TIMEOUT):
-    """A fresh traitlets Config for `course`."""
+    """A fresh traitlets Config for `course`: tito's settings, then the instructor's own from the
+    course's nbgrader_config.py (late-penalty rules and the like), then `cell_timeout`."""
     from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
 
     c = Config()
     configure(c, course_dir=course.root, cell_timeout=cell_timeout)
+    if course.config_file.is_file():
+        c.merge(PyFileConfigLoader(course.config_file.name, path=str(course.root)).load_config())
+        c.Execute.timeout = cell_timeout
     return c
 
 

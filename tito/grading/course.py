@@ -46,8 +46,8 @@ def init_course(course: CoursePaths, db_url: str | None = None) -> CoursePaths:
         (course.root / name).mkdir(exist_ok=True)
     course.exchange.mkdir(exist_ok=True)
     course.exchange.chmod(0o777)  # nbgrader's exchange must be writable by everyone who submits
-    current = course.config_file.read_text(encoding="utf-8") if course.config_file.is_file() else None
-    if current != CONFIG_TEMPLATE:
+    current = course.config_file.read_text(encoding="utf-8") if course.config_file.is_file() else ""
+    if not current.startswith(CONFIG_TEMPLATE):  # the instructor's settings below the template stay
         write_atomic(course.config_file, CONFIG_TEMPLATE)
     if db_url is not None:
         open_gradebook_server(db_url)
