@@ -5,8 +5,8 @@ locked cells, re-add deleted ones, reset the kernelspec), execute, save the
 grades. tito runs the same nbgrader pieces in three steps:
 
 1. here, one submission at a time: check the file (readable? empty?), record
-   tampering against the release notebook, then nbgrader's `Autograde`
-   converter with only its sanitizing preprocessors;
+   tampering against the release notebook, then nbgrader's sanitizing
+   preprocessors (`tito.grading.sanitize`);
 2. in a pool of worker processes, several submissions at once: execute the
    sanitized notebook in the sandboxed kernel (`tito.grading.execution`: plain
    data in, plain data out);
@@ -35,12 +35,13 @@ from typing import Callable
 
 from tito.cells import grade_id
 from tito.errors import TitoError
-from tito.grading.config import GRADING_CELL_TIMEOUT, course_config, nbgrader_error
+from tito.grading.config import GRADING_CELL_TIMEOUT, course_config
 from tito.grading.course import name_students, require_course, submitted_students
 from tito.grading.execution import ExecutionJob, ExecutionResult, mark_cells_not_run
 from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, SandboxSettings
+from tito.grading.sanitize import SanitizeError, Sanitizer
 from tito.judge.notebook import JudgedTests
 from tito.judge.signs import tampering_in_source
 from tito.locked_cells import Tampering, find_tampering
@@ -81,8 +82,6 @@ class Autograder:
     def __init__(self, course: CoursePaths, module_key: str, cell_timeout: int, settings: SandboxSettings):
         import nbformat
         from nbconvert.exporters import NotebookExporter
-        from nbgrader.apps import NbGraderAPI
-        from nbgrader.converters import Autograde
         from nbgrader.preprocessors import Execute
 
         self.course = course
@@ -97,13 +96,11 @@ class Autograder:
         # what the judge runs comes from the instructor's source notebook, never from a submission
         tests = JudgedTests.from_notebook(nbformat.read(course.source_notebook(module_key), as_version=4))
         self.tests, self.test_names = asdict(tests), tests.setup_names()
-        sanitize_only = course_config(course, cell_timeout=cell_timeout)
-        sanitize_only.Autograde.autograde_preprocessors = []
-        self.api = NbGraderAPI(config=sanitize_only)
         self.config = course_config(course, cell_timeout=cell_timeout)
+        self.sanitizer = Sanitizer(course, module_key, self.config)
         self.config.Exporter.default_preprocessors = []
         self.exporter = NotebookExporter(config=self.config)
-        for preprocessor in Autograde.class_traits()["autograde_preprocessors"].default():
+        for preprocessor in self.config.Autograde.autograde_preprocessors:
             if preprocessor is not Execute:
                 self.exporter.register_preprocessor(preprocessor)
         self.max_score = self._assignment_max_score()
@@ -143,12 +140,10 @@ class Autograder:
             return checked
         submitted, tampered = checked
         with self.timed("sanitize"):
-            result = self.api.autograde(self.module, student, force=True, create=True)
-            sanitized = self.course.autograded_notebook(self.module, student)
-            if not result["success"] or not sanitized.is_file():
-                return self.failed(student, f"nbgrader could not read the submission: {nbgrader_error(result)}",
-                                   started, tampered)
-            notebook_json = sanitized.read_text(encoding="utf-8")
+            try:
+                notebook_json = self.sanitizer.sanitize(student, submitted)
+            except SanitizeError as exc:
+                return self.failed(student, f"nbgrader could not read the submission: {exc}", started, tampered)
         with self.timed("check"):
             signs = tampering_in_source(submitted, self.test_names)
         job = ExecutionJob(student, self.module, notebook_json, self.cell_timeout, self.settings, self.tests)

@@ -50,8 +50,9 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
     """Apply the course settings to the traitlets config `c` (in place)."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import GetGrades, OverwriteCells
+    from nbgrader.preprocessors import CheckCellMetadata, GetGrades, OverwriteCells
 
+    from tito.grading.cellcheck import CheckCellMetadataOnce
     from tito.grading.leaks import hide_hidden_tests_preprocessor
     from tito.grading.overwrite import RestoreHiddenTests
 
@@ -65,8 +66,9 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
     c.ExchangeReleaseAssignment.force = True  # re-releasing replaces the old version
     c.ExchangeCollect.check_owner = False  # submissions are copied in by the instructor's account
     c.OverwriteCells.add_missing_cells = True  # a deleted locked test cell comes back
-    c.Autograde.sanitize_preprocessors = [RestoreHiddenTests if p is OverwriteCells else p
-                                          for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
+    ours = {OverwriteCells: RestoreHiddenTests, CheckCellMetadata: CheckCellMetadataOnce}
+    for step in ("sanitize_preprocessors", "autograde_preprocessors"):
+        c.Autograde[step] = [ours.get(p, p) for p in Autograde.class_traits()[step].default()]
     # Plain `nbgrader autograde` runs student code in the same sandboxed kernel as tito.
     c.Execute.kernel_name = SANDBOX_KERNEL_NAME
     c.Execute.timeout = cell_timeout
