@@ -112,6 +112,7 @@ class ModuleRun:
     phases_ms: dict[str, float]  # milliseconds per submission
     slot_seconds_per_notebook: float
     slots_fed: float
+    in_gradebook: int  # submissions of the module the gradebook holds afterwards
     scores: dict[str, list[float]] = field(default_factory=dict)  # variant -> distinct scores
 
 
@@ -161,7 +162,13 @@ def grade_module(course, module_key: str, count: int, slots: int, verdicts: dict
     per_variant = Counter(variants.values())
     slot_cost = sum(n * slot_seconds[d] for d, n in executor.jobs.items()) / sum(executor.jobs.values())
     rate = count / seconds
-    return ModuleRun(module_key, count, seconds, 60 * rate, phases, slot_cost, rate * slot_cost,
+    from nbgrader.api import Gradebook
+
+    from tito.grading.paths import COURSE_ID
+
+    with Gradebook(course.db_url, COURSE_ID) as gb:
+        in_gradebook = gb.find_assignment(module_key).num_submissions
+    return ModuleRun(module_key, count, seconds, 60 * rate, phases, slot_cost, rate * slot_cost, in_gradebook,
                      {v: sorted(scores.get(v, ())) for v in per_variant})
 
 
@@ -223,6 +230,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also run on a throwaway PostgreSQL server")
     parser.add_argument("--json", metavar="FILE", help="also write the results to FILE as JSON")
     args = parser.parse_args()
+    for name in ("module01", "module11", "slots"):
+        if getattr(args, name) < (1 if name == "slots" else 0):
+            parser.error(f"--{name} must be {'1' if name == 'slots' else '0'} or more")
     counts = {"01": args.module01, "11": args.module11}
     verdicts: dict[str, str] = {}
     slot_seconds: dict[str, float] = {}

@@ -41,7 +41,7 @@ from tito.grading.execution import ExecutionJob, ExecutionResult, mark_cells_not
 from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, SandboxSettings
-from tito.grading.sanitize import SanitizeError, Sanitizer
+from tito.grading.sanitize import SanitizeError, Sanitizer, notebook_exporter
 from tito.judge.notebook import JudgedTests
 from tito.judge.signs import tampering_in_source
 from tito.locked_cells import Tampering, find_tampering
@@ -81,7 +81,6 @@ class Autograder:
 
     def __init__(self, course: CoursePaths, module_key: str, cell_timeout: int, settings: SandboxSettings):
         import nbformat
-        from nbconvert.exporters import NotebookExporter
         from nbgrader.preprocessors import Execute
 
         self.course = course
@@ -98,11 +97,8 @@ class Autograder:
         self.tests, self.test_names = asdict(tests), tests.setup_names()
         self.config = course_config(course, cell_timeout=cell_timeout)
         self.sanitizer = Sanitizer(course, module_key, self.config)
-        self.config.Exporter.default_preprocessors = []
-        self.exporter = NotebookExporter(config=self.config)
-        for preprocessor in self.config.Autograde.autograde_preprocessors:
-            if preprocessor is not Execute:
-                self.exporter.register_preprocessor(preprocessor)
+        self.exporter = notebook_exporter(self.config, [p for p in self.config.Autograde.autograde_preprocessors
+                                                        if p is not Execute])
         self.max_score = self._assignment_max_score()
 
     def _gradebook(self):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from types import SimpleNamespace
 from typing import Iterator
 
 
@@ -69,6 +70,7 @@ def batched_gradebook(db_url: str, course_id: str) -> Iterator[BatchedGradebook]
     import nbgrader.converters  # noqa: F401
     import nbgrader.preprocessors  # noqa: F401
     from nbgrader import api
+    from sqlalchemy import inspect as sa_inspect
     from sqlalchemy.orm import scoped_session, sessionmaker
 
     original = api.Gradebook
@@ -82,6 +84,7 @@ def batched_gradebook(db_url: str, course_id: str) -> Iterator[BatchedGradebook]
                                             join_transaction_mode="create_savepoint"))
     batch = BatchedGradebook(opened, connection)
     known_courses = {course_id}
+    source_cells: dict[tuple, SimpleNamespace] = {}
 
     class BorrowedGradebook(original):
         """A view of the run's gradebook: same session, nothing to set up, nothing to close."""
@@ -95,6 +98,17 @@ def batched_gradebook(db_url: str, course_id: str) -> Iterator[BatchedGradebook]
 
         def close(self) -> None:
             pass
+
+        def find_source_cell(self, name: str, notebook: str, assignment: str):
+            """The instructor's cell, read once per run: OverwriteCells asks for every locked cell of every
+            submission, and the source notebooks do not change while a module is graded. A copy of its
+            columns, so that it outlives the batch's session."""
+            key = (name, notebook, assignment)
+            if key not in source_cells:
+                cell = original.find_source_cell(self, name, notebook, assignment)
+                source_cells[key] = SimpleNamespace(**{c.key: getattr(cell, c.key)
+                                                       for c in sa_inspect(cell).mapper.column_attrs})
+            return source_cells[key]
 
     def gradebook(url: str, *args, **kwargs):
         if url == db_url:
