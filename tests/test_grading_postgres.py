@@ -1,4 +1,5 @@
-"""The gradebook on a real PostgreSQL server, started by these tests in a scratch folder.
+"""The gradebook on a real PostgreSQL server, started by these tests in a scratch folder (and shared
+SQLite, for comparison).
 
 Without PostgreSQL's server these tests skip, saying how to install it; with
 CI=true in the environment they fail instead, since .ci/run installs it.
@@ -7,6 +8,7 @@ What the gradebook holds is read back with psycopg, not through nbgrader.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 from grading_support import solved_release, write_notebook
 from helpers import TITO, make_scratch_project, run_tito, write_scratch_module
 from postgres_support import INSTALL_HINT, find_server_bin, new_database, postgres_server
+from tito.grading.gradebook import EXTRA_INDEXES
 from tito.grading.paths import CoursePaths
 
 STUDENTS = [f"pg{i}" for i in range(6)]
@@ -35,6 +38,12 @@ def server():
 
 
 def rows(url: str, query: str) -> list[tuple]:
+    """The query's rows, straight from the database (psycopg or sqlite3, not nbgrader)."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:
+            return connection.execute(query).fetchall()
     import psycopg
 
     with psycopg.connect(url) as connection:
@@ -52,6 +61,8 @@ def test_init_points_nbgrader_and_tito_at_the_server(server, tmp_path):
     assert not course.gradebook.exists(), "no SQLite gradebook next to the server's"
     tables = {name for (name,) in rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert {"student", "assignment", "grade", "submitted_assignment"} <= tables
+    indexes = {name for (name,) in rows(url, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+    assert set(EXTRA_INDEXES) <= indexes, "grades are found by index, not by reading whole tables"
     # plain nbgrader, run from the course folder, writes to the same server through nbgrader_config.py
     nbgrader = str(Path(sys.executable).parent / "nbgrader")
     added = subprocess.run([nbgrader, "db", "student", "add", "probe", "--last-name=Probe"], cwd=course.root,
@@ -80,12 +91,17 @@ def test_init_names_a_server_it_cannot_reach_without_its_password(server, tmp_pa
 
 
 @pytest.mark.slow
-def test_two_coordinators_grade_two_modules_into_one_database(server, tmp_path):
-    """Autograde, report, feedback and formgrader's API on the server; two coordinators at once lose nothing."""
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_two_coordinators_grade_two_modules_into_one_database(database, request, tmp_path):
+    """Autograde, report, feedback and formgrader's API on the server; two coordinators at once lose nothing
+    (on SQLite too, where the second coordinator's writes wait for the first's)."""
     from tito.grading import build_report, collect, generate, generate_feedback, init_course, release, submit
     from tito.project import resolve_module
 
-    url = new_database(server, "two_coordinators")
+    if database == "postgresql":
+        url = new_database(request.getfixturevalue("server"), "two_coordinators")
+    else:
+        url = f"sqlite:///{tmp_path / 'shared.db'}"
     (tmp_path / "project").mkdir()
     root = make_scratch_project(tmp_path / "project")
     keys = ["01_scratch", "02_scratch"]

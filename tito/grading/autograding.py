@@ -48,6 +48,9 @@ from tito.locked_cells import Tampering, find_tampering
 from tito.notebook_run import score_executed_notebook
 from tito.notebooks import write_atomic
 
+BATCH_SECONDS = 1.0  # longest a batch of grades stays uncommitted while the coordinator prepares submissions
+
+
 def hidden_package_files(project_root: Path | None, module_key: str) -> list[str]:
     """The package files of the graded module and every later one (reference solutions), with their bytecode."""
     if project_root is None:
@@ -292,8 +295,12 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
     def record(outcome: Outcome) -> None:
         recorded.append(outcome)
 
-    def commit_recorded(batch) -> None:
-        """The batch's grades become durable, then its outcome files say so."""
+    def commit_recorded(batch, waiting: bool = True) -> None:
+        """The batch's grades become durable, then its outcome files say so: before the loop waits for the
+        executor, and while it prepares once the batch is BATCH_SECONDS old (another coordinator's writes to
+        a SQLite gradebook wait for ours)."""
+        if not waiting and time.monotonic() - batch.started < BATCH_SECONDS:
+            return
         with _Timed(phases, "commit gradebook"):
             batch.commit()
         with _Timed(phases, "write outcome"):
@@ -321,7 +328,7 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
         grader = Autograder(course, module_key, cell_timeout, settings)
         grader.timings = phases
         with _Timed(phases, "roster"):
-            name_students(course, list(todo))  # added up front: nbgrader adding them one by one could race another coordinator
+            name_students(course, list(todo))  # in one transaction: added one by one, they could race another coordinator
         if not cluster and executor is None:
             install_kernel_spec()
         with contextlib.closing(executor or make_executor(workers, cluster)) as running:
@@ -329,7 +336,7 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
             if on_start is not None:
                 on_start(len(todo))
             with batched_gradebook(course.db_url, COURSE_ID) as batch:
-                grade_all(grader, todo, running, record, before_wait=lambda: commit_recorded(batch))
+                grade_all(grader, todo, running, record, checkpoint=lambda waiting: commit_recorded(batch, waiting))
                 commit_recorded(batch)
     return outcomes
 

@@ -69,6 +69,8 @@ def open_gradebook_server(db_url: str) -> None:
 
     from nbgrader.api import Gradebook
 
+    from tito.grading.gradebook import add_indexes
+
     ensure_tools_on_path()
     try:
         url = make_url(db_url.strip())
@@ -79,8 +81,8 @@ def open_gradebook_server(db_url: str) -> None:
         raise UsageError(f"--db {shown}: the gradebook runs on {' or '.join(SUPPORTED_DATABASES)}, "
                          f"not {url.get_backend_name()}")
     try:
-        with Gradebook(url.render_as_string(hide_password=False), COURSE_ID):
-            pass
+        with Gradebook(url.render_as_string(hide_password=False), COURSE_ID) as gb:
+            add_indexes(gb.engine)
     except ModuleNotFoundError as exc:
         raise TitoError(f"no driver for {shown} ({exc.name} is missing): pip install 'tinytorch[instructor]'") from None
     except SQLAlchemyError as exc:

@@ -28,9 +28,10 @@ def needs_grading(course: CoursePaths, module_key: str, student: str) -> bool:
 
 
 def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None],
-              before_wait: Callable[[], None] | None = None) -> None:
+              checkpoint: Callable[[bool], None] | None = None) -> None:
     """Until every submission in `todo` has an outcome: prepare here, execute on `executor`, finish here.
-    `before_wait` runs each time the loop is about to wait for the executor."""
+    `checkpoint(True)` runs each time the loop is about to wait for the executor, `checkpoint(False)`
+    after each submission prepared."""
     from tito.grading.plain import to_json
 
     running: dict = {}
@@ -48,8 +49,10 @@ def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None],
                 record(prepared)
             else:
                 submit(prepared)
-        if before_wait is not None:
-            before_wait()
+            if checkpoint is not None:
+                checkpoint(False)
+        if checkpoint is not None:
+            checkpoint(True)
         for done in executor.wait():
             prepared = running.pop(done.key)
             if done.lost and prepared.attempts < executor.max_attempts:
