@@ -98,6 +98,9 @@ def batched_gradebook(db_url: str, course_id: str) -> Iterator[BatchedGradebook]
     from sqlalchemy import inspect as sa_inspect
     from sqlalchemy.orm import scoped_session, sessionmaker
 
+    from tito.grading.config import ensure_tools_on_path
+
+    ensure_tools_on_path()  # a new gradebook is stamped by nbgrader's `alembic` command
     original = api.Gradebook
     opened = original(db_url, course_id)  # creates the tables and the course row, committed
     engine = _engine(db_url)
