@@ -7,7 +7,8 @@
 Builds a scratch course, generates modules 01 and 11, and files generated
 submissions straight into the course's submitted/ folder (with the timestamp
 file `collect` writes): one in three is the blank release, one in three has
-the first half of its solution cells solved, one in three is complete.
+the first half of its solution cells solved, one in three is complete. (Module
+01 has a single solution cell, so its half-solved submissions are blank.)
 
 Then `autograde` grades every one of them with everything real (checks,
 nbgrader's sanitizing, the outcome records, every gradebook write) except the
