@@ -25,7 +25,7 @@ import statistics
 import numpy as np
 
 from tito.benchmark_measure import one_blas_thread
-from tito.tools.speed import Contender, time_blocks
+from tito.tools.blocks import Contender, time_blocks
 
 SAMPLES_PER_BLOCK = 4
 

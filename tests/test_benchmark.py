@@ -37,7 +37,8 @@ from tito.benchmark import (
 )
 from tito.benchmark_goals import GOALS, is_quiet, judge
 from tito.benchmark_measure import background_load, measure_import_time, quantize_reference, relu_python_loop
-from tito.tools.speed import QUIET_SPREAD, Contender, Timing, time_blocks
+from tito.tools.blocks import Contender, Timing, time_blocks
+from tito.tools.speed import QUIET_SPREAD
 from tito.commands.benchmark import render
 from tito.errors import TitoError
 

@@ -71,7 +71,7 @@ def test_course_steps_on_a_scratch_module(tmp_path):
         autograde(course, KEY, students=["cyd"])
     assert json.loads(course.outcome_file(KEY, "bob").read_text())["status"] == "graded"
 
-    from tito.grading.autograding import _course_lock
+    from tito.grading.autograding import _module_lock
 
-    with _course_lock(course), pytest.raises(TitoError, match="another `tito nbgrader autograde` is running"):
+    with _module_lock(course, KEY), pytest.raises(TitoError, match=f"another `tito nbgrader autograde {KEY}` is running"):
         autograde(course, KEY)

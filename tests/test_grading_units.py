@@ -147,7 +147,8 @@ def test_report_formats_carry_every_column():
     assert parsed[1]["detail"] == "unreadable notebook: NotJSONError, \"quoted\""
     data = json.loads(render_report(rows, "json"))
     assert data[0] == {"student": "ada", "module": "11_kernels", "score": 42.5, "max_score": 100, "status": "graded",
-                       "failing_tests": ["test_unit_a", "test_unit_b"], "detail": ""}
+                       "failing_tests": ["test_unit_a", "test_unit_b"], "detail": "", "seconds_late": 0.0,
+                       "late_penalty": 0.0}
     with pytest.raises(ValueError, match="unknown report format"):
         render_report(rows, "xml")
 

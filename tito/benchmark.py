@@ -6,7 +6,7 @@ process (the import time in fresh subprocesses) or computed from a measurement b
 the formula next to it:
 
 - time: median wall seconds of `repeats` back-to-back calls, after running the
-  kernel untimed for the settle time (`tito.tools.speed.time_blocks`)
+  kernel untimed for the settle time (`tito.tools.blocks.time_blocks`)
 - FLOPs: matmul 2 n^3; ReLU one max per element
 - bytes moved: the least traffic the kernel can have: matmul A and B read once and
   C written once (3 n^2 itemsize); ReLU x read and the result written (2 nbytes)
@@ -50,7 +50,7 @@ from tito.benchmark_measure import (
     relu_input,
     relu_python_loop,
 )
-from tito.tools.speed import Contender, time_blocks
+from tito.tools.blocks import Contender, time_blocks
 from tito.benchmark_results import KernelBenchmark, KernelRow
 from tito.errors import TitoError
 from tito.notebooks import write_atomic

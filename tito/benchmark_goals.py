@@ -34,7 +34,7 @@ from tito.benchmark_measure import (
     thread_parts,
 )
 from tito.tools import speed
-from tito.tools.speed import Contender, Timing, run_at_once, time_blocks
+from tito.tools.blocks import Contender, Timing, run_at_once, time_blocks
 
 KERNELS_MODULE = "tinytorch.core.kernels"
 TARGET_REPEATS = 24

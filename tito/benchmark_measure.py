@@ -1,7 +1,7 @@
 """How `tito benchmark kernels` measures: the one timing loop, its inputs and references, the machine.
 
-The timing loop (`tito.tools.speed.time_blocks`, the speed core the graded tests
-use too) measures what a user gets calling a kernel in their own code, in a loop:
+The timing loop (`tito.tools.blocks.time_blocks`, part of the speed core the graded
+tests use too) measures what a user gets calling a kernel in their own code, in a loop:
 each block first *runs* its contender, untimed, for the settle time, then times
 calls back to back. Running rather than sleeping matters twice over: BLAS
 worker threads of an earlier multithreaded call keep spinning for about 0.1 s and
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from tito.errors import TitoError
-from tito.tools.speed import Contender, Limit, run_at_once, time_blocks
+from tito.tools.blocks import Contender, Limit, run_at_once, time_blocks
 
 IMPORT_TIMEOUT_SECONDS = 120
 

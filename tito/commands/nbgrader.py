@@ -25,7 +25,9 @@ def register(subparsers) -> None:
         sub.set_defaults(func=handler)
         return sub
 
-    action("init", run_init, "create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel")
+    init = action("init", run_init, "create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel")
+    init.add_argument("--db", metavar="URL", help="a shared gradebook on a database server, e.g. "
+                      "postgresql://USER:PASSWORD@HOST:5432/DBNAME (default: SQLite in the course folder)")
     generate = action("generate", run_generate, "module source -> release notebook (solutions stubbed, hidden tests removed)")
     generate.add_argument("modules", nargs="*", metavar="MODULE")
     generate.add_argument("--all", action="store_true", help="every module of the project")
@@ -58,8 +60,11 @@ def register(subparsers) -> None:
                         help="check versions and the sandbox, install its kernel, then exit (for batch-job prologues)")
     feedback = action("feedback", run_feedback, "feedback HTML for every graded submission (no hidden tests)")
     feedback.add_argument("module", metavar="MODULE")
-    report = action("report", run_report, "scores, statuses and failing tests of every student as CSV or JSON")
-    report.add_argument("--format", choices=("csv", "json"), default="csv")
+    report = action("report", run_report, "scores, statuses and failing tests of every student as CSV or JSON, "
+                    "or the gradebook CSV that Canvas imports")
+    report.add_argument("--format", choices=("csv", "json", "canvas"), default="csv")
+    report.add_argument("--lms-students", metavar="FILE", help="with --format canvas: CSV mapping our student ids to "
+                        "Canvas's (columns student,name,canvas_id,sis_user_id,sis_login_id,section)")
     report.add_argument("--module", action="append", metavar="MODULE", help="only this module (repeatable)")
     report.add_argument("--output", metavar="FILE", help="write to FILE instead of the terminal")
     action("status", run_status, "per module: generated? released? submissions, graded, failed")
@@ -86,8 +91,12 @@ def run_init(args: argparse.Namespace) -> int:
 
     _, course = _course(args)
     with console.status("creating the course"):
-        init_course(course)
-    console.print(f"[green]course ready[/] at {course.root} (gradebook, nbgrader_config.py, sandbox kernel)")
+        init_course(course, db_url=args.db)
+    from sqlalchemy.engine import make_url
+
+    where = make_url(course.db_url).render_as_string(hide_password=True)
+    console.print(f"[green]course ready[/] at {course.root} (gradebook {where}, nbgrader_config.py, sandbox kernel)",
+                  highlight=False)
     return 0
 
 
@@ -258,10 +267,16 @@ def run_report(args: argparse.Namespace) -> int:
 
     _, course = _course(args)
     modules = [resolve_course_module(m, course) for m in args.module] if args.module else None
-    text = render_report(build_report(course, modules), args.format)
+    rows = build_report(course, modules)
+    text = render_report(rows, args.format, Path(args.lms_students) if args.lms_students else None)
     if args.output:
         write_atomic(Path(args.output), text)
         console.print(f"[green]report written[/] to {args.output}")
+        late = [r for r in rows if r.seconds_late > 0]
+        if late:  # Canvas's CSV has no late mark: say which scores carry a penalty
+            console.print(f"[yellow]{len(late)} late submission(s)[/] (score less nbgrader's late penalty): "
+                          + ", ".join(f"{r.student} {r.module} -{r.late_penalty:g}" for r in late[:10])
+                          + (" ..." if len(late) > 10 else ""), highlight=False)
     else:
         console.file.write(text)
     return 0

@@ -5,8 +5,8 @@ locked cells, re-add deleted ones, reset the kernelspec), execute, save the
 grades. tito runs the same nbgrader pieces in three steps:
 
 1. here, one submission at a time: check the file (readable? empty?), record
-   tampering against the release notebook, then nbgrader's `Autograde`
-   converter with only its sanitizing preprocessors;
+   tampering against the release notebook, then nbgrader's sanitizing
+   preprocessors (`tito.grading.sanitize`);
 2. in a pool of worker processes, several submissions at once: execute the
    sanitized notebook in the sandboxed kernel (`tito.grading.execution`: plain
    data in, plain data out);
@@ -14,9 +14,11 @@ grades. tito runs the same nbgrader pieces in three steps:
    remaining autograde preprocessors (SaveAutoGrades, late penalties, output
    limits, metadata checks) write the grades.
 
-Only this process opens the gradebook, and it does so for one submission at a
-time, so parallel grading cannot lose or corrupt a grade in SQLite. Each
-submission's outcome (`tito.grading.outcomes`) is saved as it finishes.
+Only this process writes the gradebook, through one connection for the whole
+run (`tito.grading.gradebook`): the grades of the submissions that finished
+while the executor was busy are committed together, then their outcomes
+(`tito.grading.outcomes`) are saved, so an outcome never names grades that are
+not in the gradebook.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import contextlib
 import shutil
 import time
 import warnings
-from collections import deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,18 +35,22 @@ from typing import Callable
 
 from tito.cells import grade_id
 from tito.errors import TitoError
-from tito.grading.config import GRADING_CELL_TIMEOUT, course_config, nbgrader_error
-from tito.grading.course import require_course, submitted_students
+from tito.grading.config import GRADING_CELL_TIMEOUT, course_config
+from tito.grading.course import name_students, require_course, submitted_students
 from tito.grading.dispatch import undecided_checks
 from tito.grading.execution import ExecutionJob, ExecutionResult, mark_cells_not_run
 from tito.grading.outcomes import Outcome, save_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, SandboxSettings
+from tito.grading.sanitize import SanitizeError, Sanitizer, notebook_exporter
 from tito.judge.notebook import JudgedTests
 from tito.judge.signs import tampering_in_source
 from tito.locked_cells import Tampering, find_tampering
 from tito.notebook_run import score_executed_notebook
 from tito.notebooks import write_atomic
+
+BATCH_SECONDS = 1.0  # longest a batch of grades stays uncommitted while the coordinator prepares submissions
+
 
 def hidden_package_files(project_root: Path | None, module_key: str) -> list[str]:
     """The package files of the graded module and every later one (reference solutions), with their bytecode."""
@@ -79,15 +85,13 @@ class Autograder:
 
     def __init__(self, course: CoursePaths, module_key: str, cell_timeout: int, settings: SandboxSettings):
         import nbformat
-        from nbconvert.exporters import NotebookExporter
-        from nbgrader.apps import NbGraderAPI
-        from nbgrader.converters import Autograde
         from nbgrader.preprocessors import Execute
 
         self.course = course
         self.module = module_key
         self.cell_timeout = cell_timeout
         self.settings = settings
+        self.timings: Counter[str] = Counter()  # seconds spent in this process, by phase
         release = course.release_notebook(module_key)
         if not release.is_file():
             raise TitoError(f"module {module_key} has not been generated: run `tito nbgrader generate {module_key}`")
@@ -95,15 +99,10 @@ class Autograder:
         # what the judge runs comes from the instructor's source notebook, never from a submission
         tests = JudgedTests.from_notebook(nbformat.read(course.source_notebook(module_key), as_version=4))
         self.tests, self.test_names = asdict(tests), tests.setup_names()
-        sanitize_only = course_config(course, cell_timeout=cell_timeout)
-        sanitize_only.Autograde.autograde_preprocessors = []
-        self.api = NbGraderAPI(config=sanitize_only)
         self.config = course_config(course, cell_timeout=cell_timeout)
-        self.config.Exporter.default_preprocessors = []
-        self.exporter = NotebookExporter(config=self.config)
-        for preprocessor in Autograde.class_traits()["autograde_preprocessors"].default():
-            if preprocessor is not Execute:
-                self.exporter.register_preprocessor(preprocessor)
+        self.sanitizer = Sanitizer(course, module_key, self.config)
+        self.exporter = notebook_exporter(self.config, [p for p in self.config.Autograde.autograde_preprocessors
+                                                        if p is not Execute])
         self.max_score = self._assignment_max_score()
 
     def _gradebook(self):
@@ -134,9 +133,30 @@ class Autograder:
 
     def prepare(self, student: str) -> PreparedSubmission | Outcome:
         """Step 1: check, record tampering, sanitize with nbgrader. An Outcome when it cannot be run."""
+        started = time.perf_counter()
+        with self.timed("check"):
+            checked = self._check(student, started)
+        if isinstance(checked, Outcome):
+            return checked
+        submitted, tampered = checked
+        with self.timed("sanitize"):
+            try:
+                notebook_json = self.sanitizer.sanitize(student, submitted)
+            except SanitizeError as exc:
+                return self.failed(student, f"nbgrader could not read the submission: {exc}", started, tampered)
+        with self.timed("check"):
+            signs = tampering_in_source(submitted, self.test_names)
+        job = ExecutionJob(student, self.module, notebook_json, self.cell_timeout, self.settings, self.tests)
+        return PreparedSubmission(student, job, tampered, started, time.perf_counter() - started, signs=signs)
+
+    def timed(self, phase: str):
+        """Adds the seconds spent inside the `with` block to `self.timings[phase]`."""
+        return _Timed(self.timings, phase)
+
+    def _check(self, student: str, started: float):
+        """The submitted notebook and its tampered locked cells, or an Outcome when it cannot be graded."""
         import nbformat
 
-        started = time.perf_counter()
         path = self.course.submitted_notebook(self.module, student)
         if not path.is_file():
             return self.failed(student, f"no {notebook_id(self.module)}.ipynb in the submission", started)
@@ -150,15 +170,7 @@ class Autograder:
             tampered = find_tampering(submitted, self.release_nb)
         except Exception as exc:
             return self.failed(student, f"malformed notebook: {type(exc).__name__}: {exc}", started)
-        result = self.api.autograde(self.module, student, force=True, create=True)
-        sanitized = self.course.autograded_notebook(self.module, student)
-        if not result["success"] or not sanitized.is_file():
-            return self.failed(student, f"nbgrader could not read the submission: {nbgrader_error(result)}",
-                                started, tampered)
-        job = ExecutionJob(student, self.module, sanitized.read_text(encoding="utf-8"), self.cell_timeout, self.settings,
-                           self.tests)
-        return PreparedSubmission(student, job, tampered, started, time.perf_counter() - started,
-                                  signs=tampering_in_source(submitted, self.test_names))
+        return submitted, tampered
 
     def finish(self, prepared: PreparedSubmission, result: ExecutionResult) -> Outcome:
         """Step 3: nbgrader saves the grades of the executed notebook; the outcome says what happened."""
@@ -174,19 +186,22 @@ class Autograder:
                          "db_url": self.course.db_url},
         }
         try:
-            executed = nbformat.reads(result.notebook_json, as_version=4)
-            mark_cells_not_run(executed, result)
-            output, _ = self.exporter.from_notebook_node(executed, resources=resources)
+            with self.timed("save grades"):
+                executed = nbformat.reads(result.notebook_json, as_version=4)
+                mark_cells_not_run(executed, result)
+                output, _ = self.exporter.from_notebook_node(executed, resources=resources)
         except Exception as exc:
             return self.failed(student, f"nbgrader could not save the grades: {type(exc).__name__}: {exc}",
                                 prepared.started, prepared.tampered)
-        target = self.course.autograded_notebook(self.module, student)
-        write_atomic(target, output)
-        target.chmod(0o444)
-        with self._gradebook() as gb:
+        with self.timed("write notebook"):
+            target = self.course.autograded_notebook(self.module, student)
+            write_atomic(target, output)
+            target.chmod(0o444)
+        with self.timed("read score"), self._gradebook() as gb:
             submission = gb.find_submission(self.module, student)
             score, max_score = float(submission.score), float(submission.max_score)
-        scored = score_executed_notebook(nbformat.reads(output, as_version=4))
+        with self.timed("check"):
+            scored = score_executed_notebook(nbformat.reads(output, as_version=4))
         failing = [", ".join(t.tests) or t.grade_id for t in scored.graded if not t.passed]
         signs = prepared.signs + [f"the notebook's process reports: {sign}" for sign in result.judge.get("signs", [])]
         status, detail = _status(result, prepared.tampered, executed, signs)
@@ -195,6 +210,17 @@ class Autograder:
         tampered = [str(t) for t in prepared.tampered]
         return Outcome(student, self.module, status, score, max_score, failing, tampered, timed_out, detail, seconds,
                        in_gradebook=True, graded_at=_now())
+
+
+class _Timed:
+    def __init__(self, timings: Counter, phase: str):
+        self.timings, self.phase = timings, phase
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        self.timings[self.phase] += time.perf_counter() - self.start
 
 
 def _now() -> str:
@@ -243,7 +269,8 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
               project_root: Path | None = None,
               on_outcome: Callable[[Outcome], None] | None = None,
               on_start: Callable[[int], None] | None = None,
-              cluster: str | None = None, force: bool = False) -> list[Outcome]:
+              cluster: str | None = None, force: bool = False, executor=None,
+              timings: Counter | None = None) -> list[Outcome]:
     """Grade the collected submissions of `module_key` (all, or `students`) with `workers` kernels at once,
     or on the Dask cluster whose scheduler is at `cluster`.
 
@@ -251,6 +278,8 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
     its notebook does; `on_outcome` is called as each one finishes. Submissions
     already graded (an outcome newer than the submission) are left alone unless
     `force`. A preflight notebook runs in the sandbox before anybody is graded.
+    `executor` replaces the local pool or cluster (a `tito.grading.executors.Executor`);
+    the seconds this process spends in each phase are added to `timings`.
     """
     require_course(course)
     if workers < 1:
@@ -266,18 +295,36 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
                                hide=tuple(hidden_package_files(project_root, module_key)))
     outcomes: list[Outcome] = []
 
+    phases = timings if timings is not None else Counter()
+    recorded: list[Outcome] = []  # graded in the open gradebook batch, outcome not written yet
+
     def record(outcome: Outcome) -> None:
-        save_outcome(course, outcome)
-        outcomes.append(outcome)
+        recorded.append(outcome)
+
+    def commit_recorded(batch, waiting: bool = True) -> None:
+        """The batch's grades become durable, then its outcome files say so: before the loop waits for the
+        executor, and while it prepares once the batch is BATCH_SECONDS old (another coordinator's writes to
+        a SQLite gradebook wait for ours)."""
+        if not waiting and time.monotonic() - batch.started < BATCH_SECONDS:
+            return
+        with _Timed(phases, "commit gradebook"):
+            batch.commit()
+        with _Timed(phases, "write outcome"):
+            for outcome in recorded:
+                save_outcome(course, outcome)
+        outcomes.extend(recorded)
         if on_outcome is not None:
-            on_outcome(outcome)
+            for outcome in recorded:
+                on_outcome(outcome)
+        recorded.clear()
 
     from sqlalchemy.exc import SAWarning
 
     from tito.grading.dispatch import grade_all, make_executor, needs_grading
+    from tito.grading.gradebook import batched_gradebook
     from tito.grading.sandbox import install_kernel_spec
 
-    with _course_lock(course), warnings.catch_warnings():
+    with _module_lock(course, module_key), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session warnings, not ours to act on
         todo = deque(s for s in students or available if force or needs_grading(course, module_key, s))
         if not todo:
@@ -285,21 +332,28 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
                 on_start(0)
             return outcomes
         grader = Autograder(course, module_key, cell_timeout, settings)
-        if not cluster:
+        grader.timings = phases
+        with _Timed(phases, "roster"):
+            name_students(course, list(todo))  # in one transaction: added one by one, they could race another coordinator
+        if not cluster and executor is None:
             install_kernel_spec()
-        with contextlib.closing(make_executor(workers, cluster)) as executor:
-            executor.preflight(settings)
+        with contextlib.closing(executor or make_executor(workers, cluster)) as running:
+            running.preflight(settings)
             if on_start is not None:
                 on_start(len(todo))
-            grade_all(grader, todo, executor, record)
+            with batched_gradebook(course.db_url, COURSE_ID) as batch:
+                grade_all(grader, todo, running, record, checkpoint=lambda waiting: commit_recorded(batch, waiting))
+                commit_recorded(batch)
     return outcomes
 
 
-def _course_lock(course: CoursePaths):
-    """One autograde at a time per course: a second one would grade the same submissions twice."""
+def _module_lock(course: CoursePaths, module_key: str):
+    """One autograde of a module at a time per course: a second one would grade the same submissions twice.
+    Different modules may be graded at once, into the same gradebook."""
     from filelock import FileLock, Timeout
 
     try:
-        return FileLock(str(course.root / ".autograde.lock")).acquire(timeout=0)  # `with` releases it
+        return FileLock(str(course.root / f".autograde-{module_key}.lock")).acquire(timeout=0)  # `with` releases it
     except Timeout:
-        raise TitoError(f"another `tito nbgrader autograde` is running on {course.root}: wait for it to finish") from None
+        raise TitoError(f"another `tito nbgrader autograde {module_key}` is running on {course.root}: "
+                        "wait for it to finish") from None

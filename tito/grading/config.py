@@ -31,6 +31,11 @@ from pathlib import Path
 from tito.grading.config import configure
 
 configure(get_config(), course_dir=Path(__file__).resolve().parent)
+
+# Course settings of your own go below this line: tito and plain nbgrader both read them
+# (and `tito nbgrader init` keeps them). Late submissions, for example:
+#   c = get_config()
+#   c.LateSubmissionPlugin.penalty_method = "zero"   # nbgrader's plugin: a late submission scores 0
 '''
 
 
@@ -45,8 +50,9 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
     """Apply the course settings to the traitlets config `c` (in place)."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import GetGrades, OverwriteCells
+    from nbgrader.preprocessors import CheckCellMetadata, GetGrades, OverwriteCells
 
+    from tito.grading.cellcheck import CheckCellMetadataOnce
     from tito.grading.leaks import hide_hidden_tests_preprocessor
     from tito.grading.overwrite import RestoreHiddenTests
 
@@ -60,8 +66,9 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
     c.ExchangeReleaseAssignment.force = True  # re-releasing replaces the old version
     c.ExchangeCollect.check_owner = False  # submissions are copied in by the instructor's account
     c.OverwriteCells.add_missing_cells = True  # a deleted locked test cell comes back
-    c.Autograde.sanitize_preprocessors = [RestoreHiddenTests if p is OverwriteCells else p
-                                          for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
+    ours = {OverwriteCells: RestoreHiddenTests, CheckCellMetadata: CheckCellMetadataOnce}
+    for step in ("sanitize_preprocessors", "autograde_preprocessors"):
+        c.Autograde[step] = [ours.get(p, p) for p in Autograde.class_traits()[step].default()]
     # Plain `nbgrader autograde` runs student code in the same sandboxed kernel as tito.
     c.Execute.kernel_name = SANDBOX_KERNEL_NAME
     c.Execute.timeout = cell_timeout
@@ -70,11 +77,16 @@ def configure(c, course_dir: Path | None = None, project_root: Path | None = Non
 
 
 def course_config(course: CoursePaths, cell_timeout: int = GRADING_CELL_TIMEOUT):
-    """A fresh traitlets Config for `course`."""
+    """A fresh traitlets Config for `course`: tito's settings, then the instructor's own from the
+    course's nbgrader_config.py (late-penalty rules and the like), then `cell_timeout`."""
     from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
 
     c = Config()
     configure(c, course_dir=course.root, cell_timeout=cell_timeout)
+    if course.config_file.is_file():
+        c.merge(PyFileConfigLoader(course.config_file.name, path=str(course.root)).load_config())
+        c.Execute.timeout = cell_timeout
     return c
 
 

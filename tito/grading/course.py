@@ -28,14 +28,15 @@ class LeakError(TitoError):
     """A generated release notebook still contains solution or hidden-test lines."""
 
 
-def init_course(course: CoursePaths) -> CoursePaths:
+def init_course(course: CoursePaths, db_url: str | None = None) -> CoursePaths:
     """Create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel spec (idempotent).
 
+    The gradebook is the course's SQLite file unless `db_url` names a database
+    server (postgresql://user:password@host/dbname); the URL is kept in the
+    course's `gradebook_url` file, which nbgrader_config.py and tito both read.
     The course folder is private to its owner: student code, which runs as
     another user, cannot read the source notebooks or the gradebook.
     """
-    from nbgrader.api import Gradebook
-
     from tito.grading.sandbox import install_kernel_spec
 
     ensure_tools_on_path()
@@ -45,17 +46,52 @@ def init_course(course: CoursePaths) -> CoursePaths:
         (course.root / name).mkdir(exist_ok=True)
     course.exchange.mkdir(exist_ok=True)
     course.exchange.chmod(0o777)  # nbgrader's exchange must be writable by everyone who submits
-    current = course.config_file.read_text(encoding="utf-8") if course.config_file.is_file() else None
-    if current != CONFIG_TEMPLATE:
+    current = course.config_file.read_text(encoding="utf-8") if course.config_file.is_file() else ""
+    if not current.startswith(CONFIG_TEMPLATE):  # the instructor's settings below the template stay
         write_atomic(course.config_file, CONFIG_TEMPLATE)
-    with Gradebook(course.db_url, COURSE_ID):
-        pass
+    if db_url is not None:
+        open_gradebook_server(db_url)
+        write_atomic(course.gradebook_url_file, db_url.strip() + "\n")
+        course.gradebook_url_file.chmod(0o600)  # it may hold the database password
+    else:
+        open_gradebook_server(course.db_url)
     install_kernel_spec()
     return course
 
 
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def open_gradebook_server(db_url: str) -> None:
+    """Create nbgrader's tables at `db_url` if needed; TitoError naming the URL (without its password) if it cannot."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from nbgrader.api import Gradebook
+
+    from tito.grading.gradebook import add_indexes
+
+    ensure_tools_on_path()
+    try:
+        url = make_url(db_url.strip())
+    except ArgumentError:
+        raise UsageError(f"--db {db_url!r} is not a database URL: use postgresql://USER:PASSWORD@HOST:PORT/DBNAME") from None
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() not in SUPPORTED_DATABASES:
+        raise UsageError(f"--db {shown}: the gradebook runs on {' or '.join(SUPPORTED_DATABASES)}, "
+                         f"not {url.get_backend_name()}")
+    try:
+        with Gradebook(url.render_as_string(hide_password=False), COURSE_ID) as gb:
+            add_indexes(gb.engine)
+    except ModuleNotFoundError as exc:
+        raise TitoError(f"no driver for {shown} ({exc.name} is missing): pip install 'tinytorch[instructor]'") from None
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise TitoError(f"could not open the gradebook at {shown}: {reason}") from None
+
+
 def require_course(course: CoursePaths) -> None:
-    if not course.gradebook.is_file():
+    if not course.has_gradebook():
         raise TitoError(f"no course at {course.root}: run `tito nbgrader init` first")
 
 
@@ -189,21 +225,33 @@ def submit(course: CoursePaths, module_key: str, student: str, notebook: Path) -
 
 
 def name_students(course: CoursePaths, students: list[str]) -> None:
-    """Students the gradebook has no name for get their id as last name.
+    """Every student in `students` is in the gradebook; those it has no name for get their id as last name.
 
     nbgrader creates a student at autograde with no name, and formgrader then
-    lists "None, None".
+    lists "None, None". All missing students are added in one transaction; if
+    another coordinator adds one of them first (a shared gradebook server), the
+    transaction is rolled back and tried again with the roster as it is then.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook, Student
+    from sqlalchemy.exc import IntegrityError
 
+    wanted = set(students)
     with Gradebook(course.db_url, COURSE_ID) as gb:
-        for student in students:
+        for attempt in range(3):
+            known = {s.id: s for s in gb.db.query(Student)}
+            for student in sorted(wanted):
+                record = known.get(student)
+                if record is None:
+                    gb.db.add(Student(id=student, last_name=student, first_name=""))
+                elif record.first_name is None and record.last_name is None:
+                    record.last_name, record.first_name = student, ""
             try:
-                record = gb.find_student(student)
-            except MissingEntry:
-                record = None
-            if record is None or (record.first_name is None and record.last_name is None):
-                gb.update_or_create_student(student, last_name=student, first_name="")
+                gb.db.commit()
+                return
+            except IntegrityError:
+                gb.db.rollback()
+        raise TitoError(f"could not add {len(wanted)} student(s) to the gradebook at {course.db_url}: "
+                        "other writers kept adding the same ones")
 
 
 def collect(module_key: str, course: CoursePaths) -> list[str]:

@@ -43,8 +43,11 @@ def needs_grading(course: CoursePaths, module_key: str, student: str) -> bool:
     return submitted.is_file() and submitted.stat().st_mtime > outcome.stat().st_mtime
 
 
-def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None]) -> None:
-    """Until every submission in `todo` has an outcome: prepare here, execute on `executor`, finish here."""
+def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None],
+              checkpoint: Callable[[bool], None] | None = None) -> None:
+    """Until every submission in `todo` has an outcome: prepare here, execute on `executor`, finish here.
+    `checkpoint(True)` runs each time the loop is about to wait for the executor, `checkpoint(False)`
+    after each submission prepared."""
     from tito.grading.plain import to_json
 
     running: dict = {}
@@ -67,6 +70,10 @@ def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None]) 
                 record(prepared)
             else:
                 submit(prepared)
+            if checkpoint is not None:
+                checkpoint(False)
+        if checkpoint is not None:
+            checkpoint(True)
         for done in executor.wait():
             prepared = running.pop(done.key)
             if done.lost and prepared.attempts < executor.max_attempts:

@@ -6,7 +6,8 @@ otherwise (tests build scratch courses that way)::
 
     course/
       nbgrader_config.py     nbgrader configuration for `cd course && nbgrader ...`
-      gradebook.db           nbgrader's SQLite gradebook
+      gradebook.db           nbgrader's SQLite gradebook (the default, for one machine)
+      gradebook_url          or: the URL of a shared gradebook server (`tito nbgrader init --db URL`)
       source/<module>/       instructor notebooks (solutions, hidden tests)
       release/<module>/      student versions
       exchange/              nbgrader exchange (release, submit, collect)
@@ -30,6 +31,7 @@ COURSE_DIR_ENV = "TITO_COURSE_DIR"
 DEFAULT_COURSE_DIRNAME = "course"
 SANDBOX_KERNEL_NAME = "tinytorch-sandbox"
 CONFIG_FILENAME = "nbgrader_config.py"
+GRADEBOOK_URL_FILENAME = "gradebook_url"
 
 
 def notebook_id(module_key: str) -> str:
@@ -52,8 +54,20 @@ class CoursePaths:
         return self.root / "gradebook.db"
 
     @property
+    def gradebook_url_file(self) -> Path:
+        return self.root / GRADEBOOK_URL_FILENAME
+
+    @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.gradebook}"
+        """The gradebook's SQLAlchemy URL: the one `init --db` wrote, else the course's SQLite file."""
+        try:
+            url = self.gradebook_url_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            url = ""
+        return url or f"sqlite:///{self.gradebook}"
+
+    def has_gradebook(self) -> bool:
+        return self.gradebook_url_file.is_file() or self.gradebook.is_file()
 
     @property
     def source(self) -> Path:

@@ -26,14 +26,15 @@ calls in the one process: same rules, the student's own machine.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import math
 import secrets
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
+
+from tito.tools.blocks import run_at_once
 
 QUIET_SPREAD = 1.3  # a median sample this much slower than the fastest: other programs were running
 SPEED_ATTEMPTS = 3  # a comparison is measured again, up to this often, before its verdict
@@ -68,71 +69,6 @@ def is_quiet(samples: Sequence[float]) -> bool:
     return statistics.median(samples) <= QUIET_SPREAD * min(samples)
 
 
-# ---------------------------------------------------------------- blocks of calls (the benchmark's loop)
-
-Limit = Callable[[], contextlib.AbstractContextManager]
-
-
-@dataclass
-class Contender:
-    """One thing to time: `call()`, inside `limit()` (e.g. one BLAS thread) when given."""
-
-    name: str
-    call: Callable[[], Any]
-    limit: Limit | None = None
-
-
-@dataclass
-class Timing:
-    """Every timed sample of one contender (seconds per call), and the result of its warm-up call."""
-
-    samples: list[float] = field(default_factory=list)
-    result: Any = None
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-
-def time_blocks(contenders: list[Contender], samples: int, rounds: int = 1,
-                settle_seconds: float = 0.0) -> dict[str, Timing]:
-    """Time every contender in `rounds` blocks each, contenders taking turns block by block.
-
-    A block enters the contender's limit, calls it untimed until `settle_seconds` have
-    passed (at least once: the warm-up, whose result is kept), then times
-    ceil(samples / rounds) calls back to back. Alternating blocks make a change in
-    the machine's load hit every contender alike. The limit is entered outside the
-    timed region.
-    """
-    per_block = -(-samples // rounds)
-    timings = {contender.name: Timing() for contender in contenders}
-    for _ in range(rounds):
-        for contender in contenders:
-            timing = timings[contender.name]
-            with contender.limit() if contender.limit else contextlib.nullcontext():
-                settled = time.perf_counter() + settle_seconds
-                timing.result = contender.call()
-                while time.perf_counter() < settled:
-                    contender.call()
-                for _ in range(per_block):
-                    start = time.perf_counter()
-                    contender.call()
-                    timing.samples.append(time.perf_counter() - start)
-    return timings
-
-
-def run_at_once(pool, calls: list[Callable[[], Any]]) -> None:
-    """Run `calls[0]` in this thread while `pool` runs the others; return when all are done.
-
-    The machine's own reference for a parallel kernel: plain threads of a
-    `ThreadPoolExecutor`, independent of the kernels under test.
-    """
-    futures = [pool.submit(call) for call in calls[1:]]
-    calls[0]()
-    for future in futures:
-        future.result()
-
-
 def machine_gain_contenders(pool, reference: Callable[..., Any], inputs: Sequence[tuple]) -> tuple[Callable, Callable]:
     """The machine gain's two sides: `reference` on each of `inputs` one after another, and all at
     once (one thread each, from `pool`). Machine gain = time apart / time together."""
@@ -156,6 +92,7 @@ class TimedCall:
     cpu_seconds: float | None
     busy_threads: int | None
     result: Any
+    batch_cpu_seconds: float | None = None  # CPU of the whole batch of calls it was timed in, ended threads included
 
     @property
     def single_core_seconds(self) -> float:
@@ -190,6 +127,7 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[Timed
     pid = current_session().pid
     placed = [resident(*args) for args in inputs]
     observed = []
+    batch_start = observe.process_cpu(pid)
     for args in placed:
         before = observe.thread_cpu(pid), observe.process_cpu(pid)
         start = time.perf_counter()
@@ -198,6 +136,10 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[Timed
         peeked = _peek(pid, handle)
         after = observe.thread_cpu(pid), observe.process_cpu(pid)
         observed.append((handle, seconds, peeked, before, after))
+    batch_end = observe.process_cpu(pid)
+    # /proc/PID/stat counts the threads that ended too, in clock ticks: whole batches of calls, not single
+    # calls, are long enough for that (a thread started and ended inside a call hides from the per-thread count)
+    batch = None if batch_start is None or batch_end is None else batch_end - batch_start
     calls = []
     for handle, seconds, peeked, before, after in observed:
         result = plain(handle)
@@ -206,7 +148,7 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[Timed
         if STRICT_OBSERVATION and (cpu is None or peeked is None):
             raise Inconclusive("the grader could not observe the student's process from the operating system "
                                "(its CPU time or its memory), so this speed check cannot be decided")
-        calls.append(TimedCall(seconds, cpu, busy, result))
+        calls.append(TimedCall(seconds, cpu, busy, result, batch))
     return calls
 
 
@@ -253,18 +195,28 @@ def _same_as_peeked(result: Any, peeked: tuple[Any, list[bytes]] | None) -> None
 
 
 def _cpu_during(before: tuple, after: tuple, seconds: float) -> tuple[float | None, int | None]:
-    (threads0, total0), (threads1, total1) = before, after
+    (threads0, _), (threads1, _) = before, after
     if threads0 is None or threads1 is None:
         return None, None
     deltas = [threads1[tid] - threads0.get(tid, 0.0) for tid in threads1]
     cpu = sum(d for d in deltas if d > 0)
-    if total0 is not None and total1 is not None:
-        cpu = max(cpu, total1 - total0 - 2 / 100)  # threads that ended meanwhile; ticks are coarse
     busy = sum(1 for d in deltas if d >= BUSY_SHARE * seconds)
     return cpu, busy
 
 
 # ---------------------------------------------------------------- comparisons
+
+def sample_seconds(calls: Sequence[TimedCall], single_core: bool = False) -> float:
+    """Seconds per call of a batch of calls. A single-core sample charges the CPU time the OS counted for
+    the student's process where it exceeds the wall time: each call's live threads, or the whole batch's
+    process total, which also holds threads that started and ended inside a call."""
+    wall = sum(call.seconds for call in calls)
+    if not single_core:
+        return wall / len(calls)
+    threads = sum(call.single_core_seconds for call in calls)
+    batch = calls[0].batch_cpu_seconds or 0.0
+    return max(wall, threads, batch) / len(calls)
+
 
 def fresh_inputs(make_args: Callable[[int], tuple], count: int) -> list[tuple]:
     return [tuple(make_args(unpredictable_seed())) for _ in range(count)]
@@ -328,7 +280,7 @@ def compare(contenders: Sequence[Callable[..., Any]], make_args: Callable[[int],
                 calls = timed_calls(func, inputs)
             finally:
                 gc.enable()
-            samples[k].append(sum(cost(call) for call in calls) / len(calls))
+            samples[k].append(sample_seconds(calls, single_core))
             if k == 0:
                 for call, args in zip(calls, inputs):
                     if check is not None:
@@ -339,6 +291,9 @@ def compare(contenders: Sequence[Callable[..., Any]], make_args: Callable[[int],
     return Comparison(samples, kernel_calls)
 
 
+SINGLE_CORE_SAMPLE_SECONDS = 0.1  # the process's CPU total counts in 10 ms ticks: a sample spans many of them
+
+
 def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
             at_least: float, check: Callable[..., None] | None = None, repeats: int = 5,
             single_core: bool = False) -> float:
@@ -347,7 +302,8 @@ def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args:
     SPEED_ATTEMPTS times; the best quiet ratio is returned. Never quiet: `Inconclusive`."""
     best, spreads = None, []
     for _ in range(SPEED_ATTEMPTS):
-        measured = compare([kernel, baseline], make_args, repeats, check, single_core)
+        measured = compare([kernel, baseline], make_args, repeats, check, single_core,
+                           min_sample_seconds=SINGLE_CORE_SAMPLE_SECONDS if single_core else 0.0)
         if not measured.quiet:
             spreads.append(measured.spread())
             continue
