@@ -84,6 +84,13 @@ def one_core(a):
     work(a, out)
     return out
 
+seen = []
+
+def remember(a):
+    """Notes every input it is called with: a cache would need one seen twice."""
+    seen.append(hash(a.tobytes()))
+    return a * 2.0
+
 def two_cores(a):
     """The work of one_core twice, on two threads: a single-core check must see twice the CPU time."""
     out, spare = np.empty_like(a), np.empty_like(a)
@@ -163,3 +170,15 @@ def test_usable_cores_come_from_the_operating_system():
 
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     assert speed.usable_cores() == expected >= 1
+
+
+def test_a_student_function_gets_fresh_inputs_on_every_timed_call():
+    report = judge({"fresh": textwrap.dedent("""
+        from tito.tools import speed
+        measured = speed.compare([remember, lambda a: a * 2.0], lambda seed: (np.random.default_rng(seed).random(64),),
+                                 repeats=4, check=lambda got, a: None)
+        calls = len(measured.kernel_calls)
+        inputs = plain(seen)
+        assert calls >= 4 and len(inputs) >= calls and len(set(inputs)) == len(inputs), (calls, len(set(inputs)))
+    """)}, student=CHEATS)
+    assert verdicts(report) == {"fresh": (True, "")}, report
