@@ -145,3 +145,10 @@ def test_two_coordinators_grade_two_modules_into_one_database(database, request,
 
     listed = nbgrader_api(course).get_submissions(keys[1])
     assert {s["student"]: s["score"] for s in listed} == {s: expected[(keys[1], s)] for s in STUDENTS}
+
+
+def test_init_names_a_missing_driver(tmp_path):
+    result = run_tito("nbgrader", "init", "--db", "postgresql+pg8000://u:secret@127.0.0.1/db",
+                      "--course", str(tmp_path / "course"))
+    assert result.returncode == 1 and "no driver for postgresql+pg8000://u:***@127.0.0.1/db (pg8000 is missing)" \
+        in result.stderr, result.stderr

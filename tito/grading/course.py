@@ -6,6 +6,7 @@ with the configuration from `tito.grading.config`.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import tempfile
@@ -80,11 +81,12 @@ def open_gradebook_server(db_url: str) -> None:
     if url.get_backend_name() not in SUPPORTED_DATABASES:
         raise UsageError(f"--db {shown}: the gradebook runs on {' or '.join(SUPPORTED_DATABASES)}, "
                          f"not {url.get_backend_name()}")
+    driver = {"pysqlite": "sqlite3"}.get(url.get_dialect().driver, url.get_dialect().driver)
+    if importlib.util.find_spec(driver) is None:
+        raise TitoError(f"no driver for {shown} ({driver} is missing): pip install 'tinytorch[instructor]'")
     try:
         with Gradebook(url.render_as_string(hide_password=False), COURSE_ID) as gb:
             add_indexes(gb.engine)
-    except ModuleNotFoundError as exc:
-        raise TitoError(f"no driver for {shown} ({exc.name} is missing): pip install 'tinytorch[instructor]'") from None
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise TitoError(f"could not open the gradebook at {shown}: {reason}") from None
