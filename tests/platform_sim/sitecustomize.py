@@ -49,14 +49,22 @@ if "no-proc" in _CONDITIONS and hasattr(os, "sched_getaffinity"):
     del os.sched_getaffinity
 
 
+_seen_modules = [0]
+
+
 def _hide_proc(module) -> None:
     """Point every /proc or /sys location a course module names (a constant such as CACHE_SYSFS or
-    PROC) at a folder that does not exist."""
+    PROC) at a folder that does not exist. Cheap when no module was loaded since the last import
+    statement: the simulation must not slow the code it simulates."""
+    if len(sys.modules) == _seen_modules[0]:
+        return
+    _seen_modules[0] = len(sys.modules)
     for name, loaded in list(sys.modules.items()):
         if name.split(".")[0] not in ("tito", "tinytorch") or getattr(loaded, "_simulated_no_proc", False):
             continue
         if getattr(getattr(loaded, "__spec__", None), "_initializing", False):
-            continue  # still running its own body: its constants come later
+            _seen_modules[0] = 0  # look again at the next import: its constants come later
+            continue
         for attribute, value in list(vars(loaded).items()):
             if attribute.isupper() and isinstance(value, (str, PurePath)) and str(value).startswith(("/proc", "/sys")):
                 setattr(loaded, attribute, type(value)(_MISSING_DIR + str(value)))
