@@ -91,7 +91,7 @@ def test_init_names_a_server_it_cannot_reach_without_its_password(server, tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("database", ["postgresql"])
 def test_two_coordinators_grade_two_modules_into_one_database(database, request, tmp_path):
     """Autograde, report, feedback and formgrader's API on the server; two coordinators at once lose nothing
     (on SQLite too, where the second coordinator's writes wait for the first's)."""
@@ -152,3 +152,19 @@ def test_init_names_a_missing_driver(tmp_path):
                       "--course", str(tmp_path / "course"))
     assert result.returncode == 1 and "no driver for postgresql+pg8000://u:***@127.0.0.1/db (pg8000 is missing)" \
         in result.stderr, result.stderr
+
+
+def test_a_sqlite_course_takes_one_autograde_at_a_time_and_a_server_one_per_module(tmp_path):
+    from tito.errors import TitoError
+    from tito.grading.autograding import _module_lock
+    from tito.grading.paths import CoursePaths
+
+    course = CoursePaths(tmp_path / "course")
+    course.root.mkdir()
+    with _module_lock(course, "01_tensor"):
+        with pytest.raises(TitoError, match="SQLite gradebook takes one at a time"):
+            _module_lock(course, "11_kernels")
+    course.gradebook_url_file.write_text("postgresql://grader@localhost/course\n", encoding="utf-8")
+    with _module_lock(course, "01_tensor"), _module_lock(course, "11_kernels"):
+        with pytest.raises(TitoError, match="autograde 01_tensor` is running"):
+            _module_lock(course, "01_tensor")

@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         from tito.doctor import extra_providing
 
-        extra = extra_providing(exc.name or "")
+        # the command's own extra (nbgrader's dependencies are missing too), else the one the module comes with
+        extra = getattr(args, "needs_extra", None) or extra_providing(exc.name or "")
         if extra is None:
             raise
         from tito.console import print_error

@@ -24,7 +24,7 @@ from tito.notebook_run import (
     score_executed_notebook,
 )
 from tito.errors import TitoError
-from tito.judge.notebook import JudgedTests, judge_notebook
+from tito.judge.notebook import JudgedTests, blas_thread_environment, judge_notebook
 from tito.notebooks import load_module_notebook, write_atomic
 from tito.project import STATE_DIR, Module
 from tito.tools.testing import POINTS_ENV, RESULTS_ENV, points_for_kernel
@@ -106,6 +106,9 @@ def run_module_tests(module: Module, cell_timeout: int = STUDENT_CELL_TIMEOUT, n
     with tempfile.TemporaryDirectory(prefix=f"tito-test-{module.key}-") as tmp:
         results_file = Path(tmp) / "inline-results.json"
         env = kernel_environment(module.root)
+        # BLAS held to one thread in the kernel from its start, as every graded speed check wants it: the only
+        # way to limit a BLAS threadpoolctl cannot (Accelerate on macOS)
+        env.update(blas_thread_environment(1))
         env[RESULTS_ENV] = str(results_file)
         env[POINTS_ENV] = points_for_kernel(nb)  # the notebook's own summary counts the same points
         workdir = Path(tmp) / "work"

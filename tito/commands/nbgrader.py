@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
     def action(name: str, handler, help_text: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, parents=[common], help=help_text, description=help_text)
-        sub.set_defaults(func=handler)
+        sub.set_defaults(func=handler, needs_extra="instructor")
         return sub
 
     init = action("init", run_init, "create the course tree, its nbgrader_config.py, the gradebook and the sandbox kernel")

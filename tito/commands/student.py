@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     workspace.add_argument("--provide-solutions", nargs="+", action="extend", metavar="MODULE", default=None,
                            help="modules handed out with their reference code (and included), so a class "
                            "can start at a later module, e.g. --provide-solutions 01,03")
-    workspace.set_defaults(func=run_workspace)
+    workspace.set_defaults(func=run_workspace, needs_extra="instructor")  # it runs nbgrader generate
 
     lab = actions.add_parser(
         "lab",

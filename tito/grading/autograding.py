@@ -349,11 +349,16 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
 
 def _module_lock(course: CoursePaths, module_key: str):
     """One autograde of a module at a time per course: a second one would grade the same submissions twice.
-    Different modules may be graded at once, into the same gradebook."""
+    On a database server (PostgreSQL) different modules may be graded at once, into the same gradebook; a
+    SQLite gradebook takes one autograde at a time, since two long write batches on one file deadlock."""
     from filelock import FileLock, Timeout
 
+    shared = course.db_url.startswith("sqlite")
+    name = ".autograde.lock" if shared else f".autograde-{module_key}.lock"
     try:
-        return FileLock(str(course.root / f".autograde-{module_key}.lock")).acquire(timeout=0)  # `with` releases it
+        return FileLock(str(course.root / name)).acquire(timeout=0)  # `with` releases it
     except Timeout:
-        raise TitoError(f"another `tito nbgrader autograde {module_key}` is running on {course.root}: "
-                        "wait for it to finish") from None
+        running = "another `tito nbgrader autograde`" if shared else f"another `tito nbgrader autograde {module_key}`"
+        raise TitoError(f"{running} is running on {course.root}: wait for it to finish"
+                        + (" (a SQLite gradebook takes one at a time; PostgreSQL takes one per module)"
+                           if shared else "")) from None

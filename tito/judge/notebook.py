@@ -29,7 +29,14 @@ from tito.judge.server import serve_cell_source
 
 SERVE_CELL_KEY = "tito_judge_serve"
 STOP_GRACE_SECONDS = 20.0  # a cell this long past its time limit has a wedged kernel (the grader's watchdog acts first)
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# BLAS thread counts a process takes from its environment at start. VECLIB_MAXIMUM_THREADS is the only
+# control Accelerate (NumPy's BLAS on macOS) has: threadpoolctl cannot limit it once it is loaded
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def blas_thread_environment(threads: int) -> dict[str, str]:
+    """The environment that holds every BLAS a process may load to `threads` threads."""
+    return {name: str(threads) for name in BLAS_THREAD_VARIABLES}
 
 
 def verdict_outputs(verdict: Verdict) -> list:
@@ -233,9 +240,9 @@ class JudgeProcess:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(tito.__file__)))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         env.setdefault("MPLBACKEND", "Agg")
-        if threads:
-            for name in BLAS_THREAD_VARIABLES:
-                env[name] = str(threads)
+        # the judge's baselines are single-thread products unless the grader gives it a CPU share: held by the
+        # environment, which works where threadpoolctl cannot (Accelerate)
+        env.update(blas_thread_environment(threads or 1))
         self._log = tempfile.TemporaryFile()
         self.handed_over = threading.Event()
         self.on_process_lost = on_process_lost
