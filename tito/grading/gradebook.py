@@ -37,10 +37,16 @@ EXTRA_INDEXES = {
 
 def add_indexes(engine) -> None:
     """Create EXTRA_INDEXES where they are missing (SQLite and PostgreSQL both know IF NOT EXISTS)."""
-    from sqlalchemy import text
+    from sqlalchemy import inspect, text
 
-    with engine.begin() as connection:
-        for name, (table, column) in EXTRA_INDEXES.items():
+    present = {index["name"] for table in {t for t, _ in EXTRA_INDEXES.values()}
+               for index in inspect(engine).get_indexes(table)}
+    for name, (table, column) in EXTRA_INDEXES.items():
+        if name in present:
+            continue
+        # one transaction per index: a coordinator that held the lock of one new index while waiting for
+        # another table deadlocked with a second coordinator's batch writing to both (PostgreSQL)
+        with engine.begin() as connection:
             connection.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})"))
 
 
