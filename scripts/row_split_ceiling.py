@@ -24,7 +24,7 @@ import statistics
 
 import numpy as np
 
-from tito.benchmark_measure import one_blas_thread
+from tito.benchmark.measure import one_blas_thread
 from tito.tools.blocks import Contender, time_blocks
 
 SAMPLES_PER_BLOCK = 4

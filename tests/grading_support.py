@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from tito.cells import SOLUTION, grade_id as _grade_id, is_solution as _is_solution, without_markers
+from tito.notebook.cells import SOLUTION, grade_id as _grade_id, is_solution as _is_solution, without_markers
 from tito.grading.paths import CoursePaths
 
 

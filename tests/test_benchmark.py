@@ -21,9 +21,9 @@ from hypothesis.extra import numpy as hnp
 from rich.console import Console
 
 import tito.console
-import tito.benchmark
+import tito.benchmark.kernels
 import tinytorch.core.kernels as kernels
-from tito.benchmark import (
+from tito.benchmark.kernels import (
     JSON_NAME,
     NAIVE_MAX_N,
     PNG_NAME,
@@ -35,8 +35,8 @@ from tito.benchmark import (
     run_kernel_benchmark,
     write_outputs,
 )
-from tito.benchmark_goals import GOALS, is_quiet, judge
-from tito.benchmark_measure import background_load, measure_import_time, quantize_reference, relu_python_loop
+from tito.benchmark.goals import GOALS, is_quiet, judge
+from tito.benchmark.measure import background_load, measure_import_time, quantize_reference, relu_python_loop
 from tito.tools.blocks import Contender, Timing, time_blocks
 from tito.tools.speed import QUIET_SPREAD
 from tito.commands.benchmark import render
@@ -123,7 +123,7 @@ def test_rows_of_one_size_share_one_measured_footprint_bandwidth(written):
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_copy_bandwidth_counts_read_and_write_of_the_whole_footprint(monkeypatch, threads):
-    import tito.benchmark_measure as measure
+    import tito.benchmark.measure as measure
 
     copies = []
 
@@ -304,7 +304,7 @@ def test_output_dir_that_is_a_file_is_a_clear_error(tmp_path):
 
 
 def test_missing_kernels_module_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(tito.benchmark, "KERNELS_MODULE", "tinytorch.core.no_such_kernels")
+    monkeypatch.setattr(tito.benchmark.kernels, "KERNELS_MODULE", "tinytorch.core.no_such_kernels")
     with pytest.raises(TitoError, match="tito export 11"):
         load_kernels()
 

@@ -1,4 +1,4 @@
-"""tito.cellrules restates nbgrader's per-cell rules: it must agree with nbgrader's own on any cell."""
+"""tito.notebook.cellrules restates nbgrader's per-cell rules: it must agree with nbgrader's own on any cell."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbgrader import utils as nbgrader_utils
 
-from tito import cellrules
+from tito.notebook import cellrules
 
 flags = st.sampled_from([True, False, None])
 outputs = st.lists(
@@ -70,7 +70,7 @@ def test_a_passing_test_that_prints_a_warning_scores_the_same_everywhere():
     verdict outputs) agree, for a passing test that warned and for a failing one."""
     from tito.judge.judge import Verdict
     from tito.judge.notebook import verdict_outputs
-    from tito.notebook_run import score_executed_notebook
+    from tito.notebook.run import score_executed_notebook
     from tito.tools.testing import GradedCell, TestOutcome, score_outcomes
 
     def graded(outputs):

@@ -1,5 +1,5 @@
-"""nbgrader's cell facts and regions (tito.cells) against nbgrader's own preprocessors, and the typed
-stop reason of a notebook run (tito.notebook_run)."""
+"""nbgrader's cell facts and regions (tito.notebook.cells) against nbgrader's own preprocessors, and the typed
+stop reason of a notebook run (tito.notebook.run)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from tito.cells import (
+from tito.notebook.cells import (
     HIDDEN_TESTS,
     SOLUTION,
     MarkerError,
@@ -26,7 +26,7 @@ from tito.cells import (
     split_regions,
     without_markers,
 )
-from tito.notebook_run import Stop, StopKind, execute_notebook
+from tito.notebook.run import Stop, StopKind, execute_notebook
 
 LINE_POOL = ["x = 1", "    return y", "", "# note", "    ### BEGIN {kind}", "### END {kind}", "  #  END {kind} here"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import REPO, copy_project, make_scratch_project, package_snapshot, run_tito, write_scratch_module
-from tito.notebooks import read_source
+from tito.notebook.source import read_source
 from tito.project import list_modules
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from tito.grading import execution
 from tito.grading.execution import ExecutionJob, execute_in_sandbox, mark_cells_not_run
-from tito.notebook_run import NOT_RUN_ENAME
+from tito.notebook.run import NOT_RUN_ENAME
 from tito.grading.sandbox import (
     SandboxLimits,
     SandboxSettings,

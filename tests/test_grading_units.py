@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import run_tito
 from tito.errors import TitoError
-from tito.cells import SOLUTION
+from tito.notebook.cells import SOLUTION
 from tito.grading.leaks import find_leaks, html_text, notebook_text, secret_lines
 from tito.grading.paths import COURSE_DIR_ENV, course_dir, notebook_id
 from tito.grading.report import CSV_COLUMNS, ReportRow, render_report
@@ -98,7 +98,7 @@ def test_notebook_text_includes_outputs():
 
 
 def test_tampering_finds_edited_deleted_and_repointed_locked_cells():
-    from tito.locked_cells import find_tampering
+    from tito.notebook.locked_cells import find_tampering
 
     release = release_like()
     untouched = nbformat.reads(nbformat.writes(release), as_version=4)
@@ -211,7 +211,7 @@ def test_execution_job_and_result_travel_as_json_and_come_back_equal():
 def test_worker_reply_carries_the_result_and_who_ran_it():
     from tito.grading.execution import ExecutionResult
     from tito.grading.executors import decode_reply, encode_reply
-    from tito.notebook_run import Stop, StopKind
+    from tito.notebook.run import Stop, StopKind
 
     result = ExecutionResult("ada", "01_tensor", '{"cells": []}', stop=Stop(StopKind.TIMEOUT, 2, "CellTimeoutError"),
                              timed_out_cells=[2], kernel_died=True, killed_for="timeout", died_in_cell=2,

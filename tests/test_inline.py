@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import REPO
-from tito.moduletest import run_module_tests
+from tito.student.moduletest import run_module_tests
 from tito.project import list_modules
 
 pytestmark = pytest.mark.slow

@@ -287,8 +287,8 @@ def test_module_test_scores_attacks_as_the_grader_does():
     """`tito module test`'s judge is the grader's: the attacks that gave 100 before give 0 locally too."""
     from nbgrader.preprocessors import ClearSolutions
 
-    from tito.moduletest import run_module_tests
-    from tito.notebooks import load_module_notebook
+    from tito.student.moduletest import run_module_tests
+    from tito.notebook.source import load_module_notebook
     from tito.project import resolve_module
 
     module = resolve_module("01", REPO)
@@ -344,8 +344,8 @@ def test_claiming_one_cpu_skips_no_parallel_speed_check():
     """`tito module test` (the grader's judge, on every CPU of this machine): kernels that do their work on
     one thread fail the two parallel speed checks (or leave them inconclusive); the same notebook whose
     `cpu_count` says 1 must not pass them instead."""
-    from tito.moduletest import run_module_tests
-    from tito.notebooks import load_module_notebook
+    from tito.student.moduletest import run_module_tests
+    from tito.notebook.source import load_module_notebook
     from tito.project import resolve_module
 
     module = resolve_module("11", REPO)

@@ -952,7 +952,7 @@ SLEEP = 0.02  # seconds: long against a busy machine's wake-up delays
 def lesson():
     """The kernels lesson's exported cells and its test-helper cell, run in one namespace."""
     from helpers import REPO
-    from tito.notebooks import read_source
+    from tito.notebook.source import read_source
 
     namespace = {"__name__": "kernels_lesson"}
     for cell in read_source(REPO / "modules" / "11_kernels" / "kernels_dev.py").cells:

@@ -9,7 +9,7 @@ import pytest
 import judge_lint
 from helpers import REPO
 from tito.judge.trusted import TEST_HELPERS_SUFFIX, trusted_setup
-from tito.notebooks import read_source
+from tito.notebook.source import read_source
 from tito.project import list_modules
 
 MODULES = list_modules(REPO)

@@ -148,7 +148,7 @@ def test_the_simulation_takes_away_what_it_says(tmp_path):
     import subprocess
     import sys
 
-    probe = ("import os, numpy, threadpoolctl, tito.judge.modes as m, tito.judge.observe as o\n"
+    probe = ("import os, numpy, threadpoolctl, tito.judge.modes as m, tito.tools.observe as o\n"
              "try:\n    exec('import fcntl', {'__name__': 'tito.probe'})\n    fcntl = 'importable'\n"
              "except ImportError:\n    fcntl = 'missing'\n"
              "blas = [i for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']\n"

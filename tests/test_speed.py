@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from test_judge import judge, verdicts
-from tito.judge import observe
+from tito.tools import observe
 from tito.tools import speed
 
 linux_proc = pytest.mark.skipif(not observe.available(), reason="the judge reads the student's process from /proc: Linux")
@@ -152,7 +152,7 @@ def test_a_single_core_check_charges_the_cpu_time_the_os_counted():
 
 
 def test_the_grader_calls_a_check_it_cannot_observe_inconclusive(monkeypatch):
-    from tito.judge import observe
+    from tito.tools import observe
 
     monkeypatch.setattr(observe, "available", lambda: False)  # a platform without /proc
     monkeypatch.setattr(speed, "STRICT_OBSERVATION", True)

@@ -7,7 +7,7 @@ import json
 import nbformat
 
 from helpers import make_scratch_project, run_tito, write_scratch_module
-from tito.lab import (INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS, kernel_language_info, saved_metadata,
+from tito.student.lab import (INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS, kernel_language_info, saved_metadata,
                       settle_notebook_metadata, write_student_config)
 from tito.project import resolve_module
 
@@ -44,7 +44,7 @@ def test_settling_rewrites_only_metadata_and_only_once(tmp_path):
     root = make_scratch_project(tmp_path)
     write_scratch_module(root, "01_scratch")
     module = resolve_module("01", root)
-    from tito.notebooks import notebook_text, read_source
+    from tito.notebook.source import notebook_text, read_source
 
     nb = read_source(module.source_path)
     module.notebook_path.write_text(notebook_text(nb))

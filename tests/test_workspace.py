@@ -14,11 +14,11 @@ import nbformat
 import pytest
 
 from helpers import REPO, run_tito
-from tito.cells import SOLUTION, region_lines
-from tito.locked_cells import restore_locked_cells
-from tito.notebooks import read_source
+from tito.notebook.cells import SOLUTION, region_lines
+from tito.notebook.locked_cells import restore_locked_cells
+from tito.notebook.source import read_source
 from tito.project import list_modules
-from tito.workspace import CONTINUE_TAG, describe_stubs, fill_stubs
+from tito.grading.workspace import CONTINUE_TAG, describe_stubs, fill_stubs
 
 COURSE_MODULES = {m.key: m for m in list_modules(REPO)}
 HIDDEN_RE = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)

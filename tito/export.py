@@ -15,9 +15,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tito.cells import SOLUTION, without_markers
+from tito.notebook.cells import SOLUTION, without_markers
 from tito.errors import TitoError
-from tito.notebooks import load_module_notebook, notebook_text, write_atomic
+from tito.notebook.source import load_module_notebook, notebook_text, write_atomic
 from tito.project import MODULES_DIR, PACKAGE_DIR, SETTINGS_FILE, Module, list_modules
 
 MODIDX = "_modidx.py"

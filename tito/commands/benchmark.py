@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 def default_output_dir():
     from pathlib import Path
 
-    from tito.benchmark import DEFAULT_OUTPUT
+    from tito.benchmark.kernels import DEFAULT_OUTPUT
     from tito.errors import TitoError
     from tito.project import find_root
 
@@ -38,7 +38,7 @@ def default_output_dir():
 
 
 def run_kernels(args: argparse.Namespace) -> int:
-    from tito.benchmark import prepare_output_dir, run_kernel_benchmark, write_outputs
+    from tito.benchmark.kernels import prepare_output_dir, run_kernel_benchmark, write_outputs
     from tito.console import console
 
     output = prepare_output_dir(args.output if args.output is not None else default_output_dir())
@@ -115,7 +115,7 @@ def render(results) -> None:
                       f"[{'yellow' if busy > BUSY_PERCENT else 'default'}]{busy:.0f}%[/]" if busy is not None else "—")
     console.print(table)
     if any(not t.quiet for t in results.targets):
-        from tito.benchmark_goals import QUIET_SPREAD, TARGET_ATTEMPTS
+        from tito.benchmark.goals import QUIET_SPREAD, TARGET_ATTEMPTS
 
         console.print(f"[yellow]disturbed: in each of {TARGET_ATTEMPTS} attempts some contender's median sample was "
                       f"over {QUIET_SPREAD}x its fastest, so no verdict was given; rerun on a quiet machine[/]")

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers) -> None:
-    from tito.moduletest import STUDENT_CELL_TIMEOUT
+    from tito.student.moduletest import STUDENT_CELL_TIMEOUT
 
     parser = subparsers.add_parser("module", help="test a module or show the status of all modules")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 def render_report(report) -> None:
     from tito.console import console, table as new_table
-    from tito.workspace import STUB_MESSAGE
+    from tito.grading.workspace import STUB_MESSAGE
 
     table = new_table(f"{report.module}: graded tests", ("test", "result", ("points", "right"), "message"))
     for test in report.graded:
@@ -53,7 +53,7 @@ def render_report(report) -> None:
 
 def run_test(args: argparse.Namespace) -> int:
     from tito.console import console
-    from tito.moduletest import run_module_tests
+    from tito.student.moduletest import run_module_tests
     from tito.project import find_root, resolve_module
 
     root = find_root()
@@ -66,7 +66,7 @@ def run_test(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from tito.console import console, table as new_table
-    from tito.module_status import project_status
+    from tito.student.status import project_status
     from tito.project import find_root
 
     root = find_root()

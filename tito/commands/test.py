@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers) -> None:
-    from tito.moduletest import STUDENT_CELL_TIMEOUT
+    from tito.student.moduletest import STUDENT_CELL_TIMEOUT
 
     parser = subparsers.add_parser(
         "test",
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tito.commands.module import render_report
     from tito.console import console, table as new_table
-    from tito.moduletest import run_module_tests
+    from tito.student.moduletest import run_module_tests
     from tito.project import find_root, resolve_modules
 
     root = find_root()

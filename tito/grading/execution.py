@@ -8,7 +8,7 @@ running when the kernel died), both JSON both ways. Scoring and the gradebook
 stay with the coordinating process (`tito.grading.autograding`), which also
 gives graded cells that never ran their error output (`mark_cells_not_run`).
 
-The notebook is executed by `tito.notebook_run.execute_notebook` (nbclient, errors
+The notebook is executed by `tito.notebook.run.execute_notebook` (nbclient, errors
 allowed, interrupt on timeout) in the `tinytorch-sandbox` kernel. A watchdog
 thread enforces what nbclient alone does not: a kernel that ignores the
 timeout's interrupt is killed `INTERRUPT_GRACE` seconds later, a kernel that
@@ -39,7 +39,7 @@ from tito.grading.sandbox import (
     task_count,
 )
 from tito.judge.notebook import JudgedTests, judge_notebook, kill_kernels
-from tito.notebook_run import Stop, StopKind, execute_notebook, mark_unexecuted_graded_cells
+from tito.notebook.run import Stop, StopKind, execute_notebook, mark_unexecuted_graded_cells
 
 INTERRUPT_GRACE = 10.0  # seconds a timed-out cell has to answer the interrupt before its kernel is killed
 MAX_OUTPUT_BYTES = 32 * 1024 * 1024  # all outputs of one notebook

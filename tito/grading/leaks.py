@@ -19,7 +19,7 @@ import functools
 import html
 import re
 
-from tito.cells import HIDDEN_TESTS, SOLUTION, Delimiters, parse_regions, split_regions
+from tito.notebook.cells import HIDDEN_TESTS, SOLUTION, Delimiters, parse_regions, split_regions
 
 MIN_SECRET_LENGTH = 8
 HIDDEN_MARKER = "# (hidden tests: not shown)"

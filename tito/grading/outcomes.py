@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from tito.grading.paths import CoursePaths
-from tito.notebooks import write_atomic
+from tito.notebook.source import write_atomic
 
 
 @dataclass

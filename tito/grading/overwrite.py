@@ -13,7 +13,7 @@ from __future__ import annotations
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
 
-from tito.cellrules import is_locked
+from tito.notebook.cellrules import is_locked
 
 
 class RestoreHiddenTests(OverwriteCells):

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
-from tito.notebooks import write_atomic
+from tito.notebook.source import write_atomic
 
 
 def notebook_exporter(config, preprocessors):

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tito.cells import grade_id, graded_code_cells, is_graded_code
+from tito.notebook.cells import grade_id, graded_code_cells, is_graded_code
 from tito.errors import TitoError
 from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, Verdict
 from tito.judge.trusted import TrustedSetup, trusted_setup

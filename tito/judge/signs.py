@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from tito.cells import grade_id, is_locked
+from tito.notebook.cells import grade_id, is_locked
 
 SIGNS: tuple[tuple[str, str], ...] = (
     (r"\bset_custom_exc\b", "installs a custom exception handler (set_custom_exc)"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from tito.cells import grade_id, is_graded, is_locked, is_solution
+from tito.notebook.cells import grade_id, is_graded, is_locked, is_solution
 
 TEST_HELPERS_SUFFIX = "-test-helpers"
 WORKLOADS_SUFFIX = "-workloads"  # a locked cell of workloads that must run where the student's code measures

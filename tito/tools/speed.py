@@ -8,7 +8,7 @@ Every speed verdict rests on what the judge itself controls:
   never hits.
 - **Results**: the kernel's result must be complete when its call returns. Right after
   the call, the judge reads entries at positions it picks then, straight from the
-  student's process's memory (`tito.judge.observe.peek`, which runs none of the
+  student's process's memory (`tito.tools.observe.peek`, which runs none of the
   process's code); afterwards it fetches the whole result and checks it in full. An
   entry that changed in between means work left for after the clock stopped.
 - **Clock and CPU time**: the judge's `perf_counter`, and the CPU time the operating
@@ -121,7 +121,7 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[Timed
             result = func(*args)
             calls.append(TimedCall(time.perf_counter() - start, None, None, result))
         return calls
-    from tito.judge import observe
+    from tito.tools import observe
     from tito.judge.proxy import current_session
     from tito.tools.judging import plain, resident
 
@@ -157,7 +157,7 @@ def _peek(pid: int, handle: Any) -> tuple[Any, list[bytes]] | None:
     """Entries of a result at positions picked now, read from the student's process's memory."""
     import numpy as np
 
-    from tito.judge import observe
+    from tito.tools import observe
     from tito.judge.proxy import RemoteObject
 
     if not isinstance(handle, RemoteObject):

@@ -56,7 +56,7 @@ class GradedCell:
 
 def graded_cells_of(nb: dict) -> list[GradedCell]:
     """The graded code cells of a notebook (plain JSON or nbformat) with the tests each defines."""
-    from tito.cells import defined_tests, grade_id, is_graded_code, points
+    from tito.notebook.cells import defined_tests, grade_id, is_graded_code, points
 
     found = []
     for cell in nb.get("cells", []):
@@ -108,9 +108,9 @@ class Score:
 
 
 def score_outcomes(outcomes: list[TestOutcome], cells: list[GradedCell]) -> Score:
-    """Points as the grader counts them (`tito.cellrules.graded_cell_points`): a cell earns its points
+    """Points as the grader counts them (`tito.notebook.cellrules.graded_cell_points`): a cell earns its points
     when all its tests passed here, whatever they printed."""
-    from tito.cellrules import graded_cell_points
+    from tito.notebook.cellrules import graded_cell_points
 
     passed = {o.name: o.passed for o in outcomes}
     by_test, earned = {}, 0.0

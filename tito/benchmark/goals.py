@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tito.benchmark_measure import (
+from tito.benchmark.measure import (
     background_load,
     cpu_snapshot,
     int8_inputs,

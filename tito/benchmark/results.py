@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tito.benchmark_goals import Target
+from tito.benchmark.goals import Target
 
 
 @dataclass

@@ -14,7 +14,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from tito.cells import grade_id
+from tito.notebook.cells import grade_id
 from tito.errors import TitoError
 from tito.project import Module
 

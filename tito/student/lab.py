@@ -47,7 +47,7 @@ def write_student_config(folder: Path) -> None:
 def lab_environment(root: Path, config_folder: Path) -> dict[str, str]:
     """The server's environment (its kernels inherit it): the project first on the import path,
     the student configuration first on the Jupyter configuration path."""
-    from tito.notebook_run import kernel_environment
+    from tito.notebook.run import kernel_environment
 
     env = kernel_environment(root)
     env[CONFIG_PATH_ENV] = os.pathsep.join(filter(None, [str(config_folder), env.get(CONFIG_PATH_ENV)]))
@@ -86,7 +86,7 @@ def settle_notebook_metadata(root: Path) -> list[Path]:
     """
     import nbformat
 
-    from tito.notebooks import notebook_text, write_atomic
+    from tito.notebook.source import notebook_text, write_atomic
 
     language_info = kernel_language_info()
     changed = []

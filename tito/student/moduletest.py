@@ -1,9 +1,9 @@
 """`tito module test`: run a module's notebook in a fresh Jupyter kernel and grade it.
 
-The run and the score come from `tito.notebook_run`, the core the grader uses
+The run and the score come from `tito.notebook.run`, the core the grader uses
 too, so the local score is computed exactly as `nbgrader autograde` computes it.
 In a workspace, locked cells the student changed are first put back as released
-(`tito.locked_cells`), as the grader does. The per-test results of the module's
+(`tito.notebook.locked_cells`), as the grader does. The per-test results of the module's
 last cell (`run_module_tests_auto`) arrive as JSON through the file named by
 TITO_TEST_RESULTS.
 """
@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tito.notebook_run import (
+from tito.notebook.run import (
     GradedTest,
     execute_notebook,
     kernel_environment,
@@ -25,7 +25,7 @@ from tito.notebook_run import (
 )
 from tito.errors import TitoError
 from tito.judge.notebook import JudgedTests, blas_thread_environment, judge_notebook
-from tito.notebooks import load_module_notebook, write_atomic
+from tito.notebook.source import load_module_notebook, write_atomic
 from tito.project import STATE_DIR, Module
 from tito.tools.testing import POINTS_ENV, RESULTS_ENV, points_for_kernel
 
@@ -66,9 +66,9 @@ def restore_released_cells(module: Module, nb) -> list[str]:
     """In a workspace, put edited or deleted locked cells back as the grader will."""
     if module.has_source:
         return []
-    from tito.locked_cells import restore_locked_cells
-    from tito.notebooks import read_notebook
-    from tito.workspace import release_copy
+    from tito.notebook.locked_cells import restore_locked_cells
+    from tito.notebook.source import read_notebook
+    from tito.grading.workspace import release_copy
 
     copy = release_copy(module)
     return [str(change) for change in restore_locked_cells(nb, read_notebook(copy))] if copy.is_file() else []
@@ -79,8 +79,8 @@ def trusted_tests(module: Module) -> JudgedTests:
     from the release copy kept in a student workspace (never from the notebook being tested)."""
     if module.has_source:
         return JudgedTests.from_notebook(load_module_notebook(module))
-    from tito.notebooks import read_notebook
-    from tito.workspace import release_copy
+    from tito.notebook.source import read_notebook
+    from tito.grading.workspace import release_copy
 
     copy = release_copy(module)
     if not copy.is_file():

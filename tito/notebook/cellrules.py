@@ -2,7 +2,7 @@
 
 A student's install has no nbgrader (it is an instructor extra), yet `tito module
 test` must score a cell exactly as the grader does and see an edited locked cell as
-nbgrader does. `tito.cells.is_locked`, `compute_checksum` and `determine_grade`
+nbgrader does. `tito.notebook.cells.is_locked`, `compute_checksum` and `determine_grade`
 restate nbgrader 0.9.6's `nbgrader.utils` functions of those names;
 tests/test_cellrules.py checks them against nbgrader's own on generated cells.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tito.cells import is_graded, is_locked, is_solution, nbgrader_metadata
+from tito.notebook.cells import is_graded, is_locked, is_solution, nbgrader_metadata
 
 
 def graded_cell_points(raised: bool, max_points: float) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tito.cells import graded_code_cells, points
+from tito.notebook.cells import graded_code_cells, points
 
 
 @dataclass
@@ -31,10 +31,10 @@ class ProjectStatus:
 def project_status(root: Path) -> ProjectStatus:
     """Every module of the project at `root`; a broken source must not hide the others' status."""
     from tito.export import package_in_sync
-    from tito.moduletest import last_report_is_older, load_last_report
-    from tito.notebooks import load_module_notebook
+    from tito.student.moduletest import last_report_is_older, load_last_report
+    from tito.notebook.source import load_module_notebook
     from tito.project import list_modules
-    from tito.workspace import read_manifest
+    from tito.grading.workspace import read_manifest
 
     modules = list_modules(root)
     status = ProjectStatus()

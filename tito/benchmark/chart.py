@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tito.benchmark_results import KernelBenchmark, KernelRow
-from tito.notebooks import write_atomic
+from tito.benchmark.results import KernelBenchmark, KernelRow
+from tito.notebook.source import write_atomic
 
 DPI = 110
 

@@ -13,7 +13,7 @@
 
 Inside it the notebooks are the sources: `tito export` exports the student's
 notebook, `tito module test` runs it in a kernel that imports this folder's
-`tinytorch` (see `tito.notebook_run.kernel_environment`).
+`tinytorch` (see `tito.notebook.run.kernel_environment`).
 
 Each nbgrader stub `raise NotImplementedError()` is rewritten in the notebook itself
 to name its function and the notebook to edit. The package is exported from that
@@ -35,9 +35,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tito.cells import SOLUTION, grade_id, is_graded, is_solution, nbgrader_metadata, region_lines
+from tito.notebook.cells import SOLUTION, grade_id, is_graded, is_solution, nbgrader_metadata, region_lines
 from tito.errors import TitoError, UsageError
-from tito.notebook_run import kernel_environment
+from tito.notebook.run import kernel_environment
 from tito.project import MODULES_DIR, PACKAGE_DIR, SETTINGS_FILE, STATE_DIR, Module, list_modules
 
 WORKSPACE_FILE = "workspace.json"
@@ -315,7 +315,7 @@ def create_workspace(course_root: Path, dest: Path, names: list[str] | None = No
     only when its package exports and imports.
     """
     from tito.export import export_modules
-    from tito.notebooks import current_umask, load_module_notebook, notebook_text
+    from tito.notebook.source import current_umask, load_module_notebook, notebook_text
 
     dest = Path(dest).resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):

@@ -4,7 +4,7 @@
 why the run stopped early, if it did, as a `Stop` (plain data, JSON both ways).
 Graded cells that never ran get a `NotRun` error output, so that they earn no
 points; `score_executed_notebook` then scores every graded cell with the one
-scoring rule (`tito.cellrules.graded_cell_points`), which the grader's verdicts
+scoring rule (`tito.notebook.cellrules.graded_cell_points`), which the grader's verdicts
 follow too.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from tito.cells import defined_tests, graded_code_cells, grade_id, is_graded_code
+from tito.notebook.cells import defined_tests, graded_code_cells, grade_id, is_graded_code
 
 NOT_RUN_ENAME = "NotRun"
 MAX_STDERR_MESSAGE = 300  # characters of a graded cell's stderr quoted as its failure
@@ -162,9 +162,9 @@ class NotebookScore:
 
 def score_executed_notebook(nb) -> NotebookScore:
     """Score every graded cell of an executed notebook with the one scoring rule
-    (`tito.cellrules.graded_cell_points`): its points when it shows no error."""
-    from tito.cellrules import graded_cell_points
-    from tito.cells import points as cell_points
+    (`tito.notebook.cellrules.graded_cell_points`): its points when it shows no error."""
+    from tito.notebook.cellrules import graded_cell_points
+    from tito.notebook.cells import points as cell_points
 
     graded = []
     for cell in graded_code_cells(nb):

@@ -18,7 +18,7 @@ import copy
 from enum import Enum
 from typing import NamedTuple
 
-from tito.cells import grade_id, is_graded
+from tito.notebook.cells import grade_id, is_graded
 
 
 class Change(str, Enum):
@@ -38,7 +38,7 @@ class Tampering(NamedTuple):
 
 def find_tampering(submitted_nb, release_nb) -> list[Tampering]:
     """Every locked cell of `release_nb` that `submitted_nb` edited or deleted, in release order."""
-    from tito.cellrules import compute_checksum, is_locked
+    from tito.notebook.cellrules import compute_checksum, is_locked
 
     submitted = {}
     for cell in submitted_nb.cells:

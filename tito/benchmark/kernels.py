@@ -19,9 +19,9 @@ the formula next to it:
   attainable
 - speedup = baseline seconds / kernel seconds at the same size
 
-The goals, and how they are measured, are in `tito.benchmark_goals`; the timing loop
-in `tito.benchmark_measure`; the result types in `tito.benchmark_results`; the chart
-in `tito.benchmark_chart`.
+The goals, and how they are measured, are in `tito.benchmark.goals`; the timing loop
+in `tito.benchmark.measure`; the result types in `tito.benchmark.results`; the chart
+in `tito.benchmark.chart`.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tito.benchmark_chart import write_chart
-from tito.benchmark_goals import KERNELS_MODULE, QUICK_TARGET_SIZES, TARGET_SIZES, measure_targets
-from tito.benchmark_measure import (
+from tito.benchmark.chart import write_chart
+from tito.benchmark.goals import KERNELS_MODULE, QUICK_TARGET_SIZES, TARGET_SIZES, measure_targets
+from tito.benchmark.measure import (
     background_load,
     copy_bandwidth,
     cpu_snapshot,
@@ -51,9 +51,9 @@ from tito.benchmark_measure import (
     relu_python_loop,
 )
 from tito.tools.blocks import Contender, time_blocks
-from tito.benchmark_results import KernelBenchmark, KernelRow
+from tito.benchmark.results import KernelBenchmark, KernelRow
 from tito.errors import TitoError
-from tito.notebooks import write_atomic
+from tito.notebook.source import write_atomic
 
 MATMUL_SIZES = (64, 128, 256, 512, 1024)
 RELU_SIZES = (10**4, 10**5, 10**6, 10**7)

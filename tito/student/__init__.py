@@ -1,0 +1,1 @@
+"""The student's commands: `tito module test`, `tito module status` and `tito student lab`."""
