@@ -19,7 +19,7 @@ import pytest
 
 from helpers import REPO, run_tito
 from test_workspace import COURSE_MODULES, leak_lines, score, workspace_texts, write_reference_solutions
-from tito.grading.workspace import STUB_MESSAGE
+from tito.student.workspace import STUB_MESSAGE
 
 pytestmark = pytest.mark.slow
 

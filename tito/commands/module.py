@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 def render_report(report) -> None:
     from tito.console import console, table as new_table
-    from tito.grading.workspace import STUB_MESSAGE
+    from tito.student.workspace import STUB_MESSAGE
 
     table = new_table(f"{report.module}: graded tests", ("test", "result", ("points", "right"), "message"))
     for test in report.graded:

@@ -1,1 +1,1 @@
-"""The student's commands: `tito module test`, `tito module status` and `tito student lab`."""
+"""The student's commands: `tito module test`, `tito module status`, `tito student lab`, and a workspace as they read it."""

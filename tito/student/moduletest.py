@@ -68,7 +68,7 @@ def restore_released_cells(module: Module, nb) -> list[str]:
         return []
     from tito.notebook.locked_cells import restore_locked_cells
     from tito.notebook.source import read_notebook
-    from tito.grading.workspace import release_copy
+    from tito.student.workspace import release_copy
 
     copy = release_copy(module)
     return [str(change) for change in restore_locked_cells(nb, read_notebook(copy))] if copy.is_file() else []
@@ -80,7 +80,7 @@ def trusted_tests(module: Module) -> JudgedTests:
     if module.has_source:
         return JudgedTests.from_notebook(load_module_notebook(module))
     from tito.notebook.source import read_notebook
-    from tito.grading.workspace import release_copy
+    from tito.student.workspace import release_copy
 
     copy = release_copy(module)
     if not copy.is_file():

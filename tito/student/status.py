@@ -34,7 +34,7 @@ def project_status(root: Path) -> ProjectStatus:
     from tito.student.moduletest import last_report_is_older, load_last_report
     from tito.notebook.source import load_module_notebook
     from tito.project import list_modules
-    from tito.grading.workspace import read_manifest
+    from tito.student.workspace import read_manifest
 
     modules = list_modules(root)
     status = ProjectStatus()
