@@ -112,12 +112,12 @@ TIMED = textwrap.dedent("""
 @linux_proc
 def test_a_result_finished_after_the_call_returned_fails():
     peeked = textwrap.dedent("""
-        from tito.judge.proxy import current_session
+        from tito.tools.session import running
         from tito.tools import speed
         from tito.tools.judging import resident
         (a,) = resident(np.ones((256, 256)))
         handle = finished_later(a)
-        peeked = speed._peek(current_session().pid, handle)  # what timed_calls reads the moment a call returns
+        peeked = speed._peek(running().pid, handle)  # what timed_calls reads the moment a call returns
         assert peeked is not None, "the judge should read the result from the student's process's memory"
         time.sleep(0.3)
         try:

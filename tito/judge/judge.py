@@ -35,11 +35,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from tito.judge import proxy
 from tito.judge.modes import IN_PROCESS
-from tito.judge.proxy import JudgeSession, global_proxy, set_current_session
+from tito.judge.proxy import JudgeSession, global_proxy
 from tito.judge.trusted import TrustedSetup
 from tito.judge.wire import ConnectionLost, ProtocolError, no_delay, rebuild_error, recv_frame
+from tito.tools.session import current, set_current
 from tito.tools.speed import Inconclusive
 
 HANDOVER_SECONDS = 30.0  # how long the judge waits for a forked session to connect
@@ -229,7 +229,7 @@ class Judge:
             return Verdict(test_id, False, f"the student's process could not start this test: {exc}",
                            "ConnectionLost", time.perf_counter() - start)
         namespace.reset()
-        set_current_session(session)
+        set_current(session)
         timed_out = False
         try:
             exec(compile(source, f"<{test_id}>", "exec"), namespace)
@@ -249,7 +249,7 @@ class Judge:
             # served in the notebook's own process: an overrun or a death took that process with it
             verdict.lost_process = self.mode == IN_PROCESS and (timed_out or isinstance(exc, ConnectionLost))
         finally:
-            set_current_session(None)
+            set_current(None)
             namespace.keep_definitions(source)
         if verdict.lost_process:
             session.close()
@@ -302,11 +302,12 @@ class TestNamespace(dict):
         dict.__setitem__(self, name, value)
         # a function put in place of one of the student's (a spy, a stub) reaches the student's process;
         # any other binding (a test's own `import time`, a list) stays a name of the test's
-        if name in self.student and callable(value) and proxy._current_session is not None:
+        session = current() if name in self.student and callable(value) else None
+        if session is not None:
             if value is self.student[name]:
-                proxy.current_session().request("set_global", [], name=name, restore=True)
+                session.request("set_global", [], name=name, restore=True)
             else:
-                proxy.current_session().request("set_global", [value], name=name)
+                session.request("set_global", [value], name=name)
 
 
 def _parent_of(pid: int) -> int | None:

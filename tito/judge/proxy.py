@@ -24,20 +24,9 @@ from typing import Any
 
 from tito.judge.peer import Peer
 from tito.judge.wire import Codec, ProtocolError
+from tito.tools.session import current, running
 
-_current_session: "JudgeSession | None" = None
 MAX_KEPT_OUTPUT = 64 * 1024
-
-
-def current_session() -> "JudgeSession":
-    if _current_session is None or _current_session.peer.closed.is_set():
-        raise RuntimeError("no graded test is running: the student's objects exist only while a test runs")
-    return _current_session
-
-
-def set_current_session(session: "JudgeSession | None") -> None:
-    global _current_session
-    _current_session = session
 
 
 class StudentObjectError(TypeError):
@@ -103,7 +92,9 @@ def _library_path(obj: Any) -> str | None:
 
 
 class JudgeSession:
-    """The judge's end of one session: requests to the student's process, answers to its callbacks."""
+    """The judge's end of one session: requests to the student's process, answers to its callbacks.
+
+    While its test runs it is `tito.tools.session`'s running session, and answers what the tools ask of it."""
 
     def __init__(self, sock, deadline: float, pid: int):
         self.deadline = deadline
@@ -130,6 +121,28 @@ class JudgeSession:
 
     def close(self) -> None:
         self.peer.close()
+
+    def is_open(self) -> bool:
+        return not self.peer.closed.is_set()
+
+    def is_proxy(self, value: Any) -> bool:
+        return isinstance(value, (RemoteObject, RemoteMeta))
+
+    def fetch_plain(self, value: Any) -> Any:
+        """The value of a student object as plain data, or StudentObjectError when it is not plain data."""
+        try:
+            return self.request("plain", [value])
+        except TypeError as exc:
+            raise StudentObjectError(str(exc)) from None
+
+    def call_returning_arguments(self, target: Any, args: tuple, kwargs: dict) -> tuple[Any, list[Any]]:
+        """`target(*args, **kwargs)` in the student's process, with the array arguments as they were
+        after the call (by value; None for an argument that is not an array)."""
+        result, after = self.request("call", [target, list(args), dict(kwargs)], writeback=True)
+        return result, list(after)
+
+    def memory_of(self, value: Any) -> list | None:
+        return object.__getattribute__(value, "_j_mem") if isinstance(value, RemoteObject) else None
 
     def _answer(self, op: str, header: dict, buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         if op == "write":
@@ -166,41 +179,26 @@ def _target(obj: Any) -> tuple[JudgeSession, int]:
         session, oid = object.__getattribute__(obj, "_j_session"), object.__getattribute__(obj, "_j_id")
     else:
         session, oid = obj.__dict__["_j_session"], obj.__dict__["_j_id"]
-    if session is not _current_session:
+    if session is not current():
         raise RuntimeError("an object of an earlier test cannot be used in this one")
     return session, oid
 
 
 def _op(name: str, *args: Any) -> Any:
-    return current_session().request("operator", list(args), name=name)
+    return running().request("operator", list(args), name=name)
 
 
 def _builtin(name: str, *args: Any) -> Any:
-    return current_session().request("builtin", list(args), name=name)
+    return running().request("builtin", list(args), name=name)
 
 
 def _call(target: Any, args: tuple, kwargs: dict) -> Any:
     """Call a student function. Arguments go by copy: what the function does to them stays in the
     student's process (a test that wants to see it asks with `call_returning_arguments`)."""
-    session = current_session()
+    session = running()
     resident = [object.__getattribute__(a, "_j_id") for a in list(args) + list(kwargs.values())
                 if isinstance(a, RemoteObject) and object.__getattribute__(a, "_j_global") is None]
     return session.request("call", [target, list(args), dict(kwargs)], resident_args=resident)
-
-
-def call_returning_arguments(target: Any, args: tuple, kwargs: dict) -> tuple[Any, list[Any]]:
-    """`target(*args, **kwargs)` in the student's process, with the array arguments as they were
-    after the call (by value; None for an argument that is not an array)."""
-    result, after = current_session().request("call", [target, list(args), dict(kwargs)], writeback=True)
-    return result, list(after)
-
-
-def fetch_plain(obj: Any) -> Any:
-    """The value of a student object as plain data, or StudentObjectError when it is not plain data."""
-    try:
-        return current_session().request("plain", [obj])
-    except TypeError as exc:
-        raise StudentObjectError(str(exc)) from None
 
 
 def _refuse(what: str):
@@ -260,13 +258,13 @@ class RemoteObject:
     def __getattr__(self, name: str) -> Any:
         if name.startswith(_LOCAL_ONLY_PREFIXES) or name in _LOCAL_ONLY_NAMES:
             raise AttributeError(name)  # protocols numpy and Python probe for: answered by this class alone
-        return current_session().request("getattr", [self], name=name)
+        return running().request("getattr", [self], name=name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        current_session().request("setattr", [self, value], name=name)
+        running().request("setattr", [self, value], name=name)
 
     def __delattr__(self, name: str) -> None:
-        current_session().request("delattr", [self], name=name)
+        running().request("delattr", [self], name=name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _call(self, args, kwargs)
@@ -290,17 +288,17 @@ class RemoteObject:
     def __array__(self, dtype: Any = None, copy: Any = None):
         import numpy as np
 
-        array = current_session().request("array", [self])
+        array = running().request("array", [self])
         if not isinstance(array, np.ndarray):
             array = np.asarray(array)
         return array.astype(dtype) if dtype is not None else array
 
     def __enter__(self) -> Any:
-        return current_session().request("getattr", [self], name="__enter__")()
+        return running().request("getattr", [self], name="__enter__")()
 
     def __exit__(self, *exc: Any) -> bool:
         # the student's __exit__ learns that the block ended, not the judge's exception
-        current_session().request("getattr", [self], name="__exit__")(None, None, None)
+        running().request("getattr", [self], name="__exit__")(None, None, None)
         return False
 
     __hash__ = object.__hash__
@@ -361,7 +359,7 @@ class RemoteMeta(type):
     def __getattr__(cls, name: str) -> Any:
         if name.startswith("_j_") or name.startswith("__"):
             raise AttributeError(name)
-        return current_session().request("getattr", [cls], name=name)
+        return running().request("getattr", [cls], name=name)
 
     def __repr__(cls) -> str:
         return f"<class {cls.__name__} of the student's notebook>"

@@ -23,23 +23,12 @@ import importlib
 from types import ModuleType
 from typing import Any, Callable, Iterator
 
+from tito.tools.session import current
+
 _PLAIN_SCALARS = (type(None), bool, int, float, complex, str, bytes, slice, range, type(Ellipsis))
 _PLAIN_CONTAINERS = (tuple, list, set, frozenset)
 _PLAIN_TYPES = (bool, int, float, complex, str, bytes, list, tuple, dict, set, object)
 PLAIN_MAX_DEPTH = 32
-
-
-def _session() -> Any:
-    """The judge's running session, or None inline (and in any process that is not the judge)."""
-    from tito.judge import proxy
-
-    return proxy.current_session() if proxy._current_session is not None else None
-
-
-def _is_proxy(value: Any) -> bool:
-    from tito.judge import proxy
-
-    return isinstance(value, (proxy.RemoteObject, proxy.RemoteMeta))
 
 
 def plain(value: Any) -> Any:
@@ -52,10 +41,9 @@ def plain(value: Any) -> Any:
 
     Example: `assert plain(t.shape) == (2, 3)`.
     """
-    if _is_proxy(value):
-        from tito.judge.proxy import fetch_plain
-
-        value = fetch_plain(value)
+    session = current()
+    if session is not None and session.is_proxy(value):
+        value = session.fetch_plain(value)
     _check_plain(value, 0)
     return value
 
@@ -100,10 +88,9 @@ def call_returning_arguments(func: Callable[..., Any], *args: Any, **kwargs: Any
     """
     import numpy as np
 
-    if _session() is not None and _is_proxy(func):
-        from tito.judge.proxy import call_returning_arguments as remote
-
-        return remote(func, args, kwargs)
+    session = current()
+    if session is not None and session.is_proxy(func):
+        return session.call_returning_arguments(func, args, kwargs)
     copied = [np.array(a) if type(a) is np.ndarray else a for a in args]
     copied_kw = {k: np.array(v) if type(v) is np.ndarray else v for k, v in kwargs.items()}
     result = func(*copied, **copied_kw)
@@ -120,7 +107,7 @@ def student_errstate(**settings: str) -> Iterator[None]:
     """
     import numpy as np
 
-    if _session() is None:
+    if current() is None:
         with np.errstate(**settings):
             yield
         return
@@ -142,7 +129,7 @@ def in_student_process(module_name: str) -> ModuleType | Any:
     student's process's word: a test uses it to set state or to read facts about the
     student's own code, never as the expected value of a check.
     """
-    session = _session()
+    session = current()
     if session is not None:
         return session.request("module", [], name=module_name)
     return importlib.import_module(module_name)
@@ -150,7 +137,7 @@ def in_student_process(module_name: str) -> ModuleType | Any:
 
 def student_global(name: str) -> Any:
     """The notebook's global `name` as the code under test sees it (inline: the `__main__` module's)."""
-    session = _session()
+    session = current()
     if session is not None:
         return session.request("global", [], name=name)
     import __main__
@@ -166,7 +153,7 @@ def resident(*values: Any) -> tuple[Any, ...]:
     an argument keeps its result there too (a proxy that `np.asarray` fetches), so a
     timed call measures the kernel, not the copying.
     """
-    session = _session()
+    session = current()
     if session is not None:
         return tuple(session.request("place", list(values)))
     return values
@@ -179,4 +166,5 @@ def runs_in_student_process(func: Any) -> bool:
 
     while isinstance(func, functools.partial):
         func = func.func
-    return _session() is not None and _is_proxy(func)
+    session = current()
+    return session is not None and session.is_proxy(func)

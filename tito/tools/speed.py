@@ -122,10 +122,10 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[Timed
             calls.append(TimedCall(time.perf_counter() - start, None, None, result))
         return calls
     from tito.tools import observe
-    from tito.judge.proxy import current_session
     from tito.tools.judging import plain, resident
+    from tito.tools.session import running
 
-    pid = current_session().pid
+    pid = running().pid
     placed = [resident(*args) for args in inputs]
     observed = []
     batch_start = observe.process_cpu(pid)
@@ -158,11 +158,11 @@ def _peek(pid: int, handle: Any) -> tuple[Any, list[bytes]] | None:
     import numpy as np
 
     from tito.tools import observe
-    from tito.judge.proxy import RemoteObject
+    from tito.tools.session import running
 
-    if not isinstance(handle, RemoteObject):
+    memory = running().memory_of(handle)
+    if memory is None:
         return None
-    memory = object.__getattribute__(handle, "_j_mem")
     try:
         address, shape, strides, itemsize = int(memory[0]), [int(s) for s in memory[1]], \
             [int(s) for s in memory[2]], int(memory[3])
