@@ -1,4 +1,5 @@
-"""The shape of tito's code: no import cycle between its modules, one parser of nbgrader's markers."""
+"""The shape of tito's code: no import cycle between its modules or its packages, the student's commands
+apart from the instructor's, one parser of nbgrader's markers."""
 
 from __future__ import annotations
 
@@ -84,6 +85,30 @@ def import_graph() -> dict[str, set[str]]:
     return {name: imported_modules(name, path, set(modules)) for name, path in modules.items()}
 
 
+def package_of(name: str) -> str:
+    """The package below tito that holds a module (tito.grading.course: tito.grading); a module at
+    tito's top level is a node of its own (tito.project)."""
+    return ".".join(name.split(".")[:2])
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph with each module drawn as its package: an arrow for every import across packages."""
+    packages: dict[str, set[str]] = {package_of(name): set() for name in graph}
+    for name, targets in graph.items():
+        packages[package_of(name)].update(package_of(t) for t in targets if package_of(t) != package_of(name))
+    return packages
+
+
+def reached_from(graph: dict[str, set[str]], start: list[str]) -> set[str]:
+    """Every module that importing `start` can import, at top level or inside a function."""
+    reached, todo = set(start), list(start)
+    while todo:
+        for target in graph[todo.pop()] - reached:
+            reached.add(target)
+            todo.append(target)
+    return reached
+
+
 def test_cycle_finder_sees_a_cycle_through_a_function_level_import(tmp_path):
     package = tmp_path / "tito"
     package.mkdir()
@@ -105,6 +130,33 @@ def test_tito_modules_import_each_other_without_a_cycle():
     assert "tito.grading.course" in graph and graph["tito.main"], "the import graph is empty: the walk is broken"
     cycles = find_cycles(graph)
     assert cycles == [], "import cycles among tito modules: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_package_graph_sees_a_cycle_between_packages_that_no_module_cycle_shows():
+    graph = {"tito.tools.judging": {"tito.judge.proxy"}, "tito.judge.proxy": set(),
+             "tito.judge.judge": {"tito.tools.speed"}, "tito.tools.speed": {"tito.errors"}, "tito.errors": set()}
+    assert find_cycles(graph) == []
+    packages = package_graph(graph)
+    assert packages == {"tito.tools": {"tito.judge", "tito.errors"}, "tito.judge": {"tito.tools"}, "tito.errors": set()}
+    assert find_cycles(packages) == [["tito.judge", "tito.tools"]]
+
+
+def test_tito_packages_import_each_other_without_a_cycle():
+    packages = package_graph(import_graph())
+    assert {"tito.benchmark", "tito.commands", "tito.grading", "tito.judge", "tito.notebook", "tito.student",
+            "tito.tools"} <= set(packages), f"the walk found only {sorted(packages)}"
+    cycles = find_cycles(packages)
+    assert cycles == [], "import cycles among tito's packages: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_students_commands_reach_nothing_of_the_instructors_side():
+    """`tito module test`, `tito module status` and `tito student lab` run in a student's install, which
+    has no nbgrader: nothing they can import is of tito.grading."""
+    graph = import_graph()
+    start = [name for name in graph if package_of(name) == "tito.student"] + ["tito.commands.module"]
+    reached = reached_from(graph, start)
+    assert "tito.student.moduletest" in reached and "tito.judge.judge" in reached, "the walk is broken"
+    assert sorted(name for name in reached if package_of(name) == "tito.grading") == []
 
 
 def test_nbgrader_markers_are_spelled_in_one_module_of_tito():
