@@ -15,9 +15,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tito.notebook.cells import SOLUTION, without_markers
 from tito.errors import TitoError
-from tito.notebook.source import load_module_notebook, notebook_text, write_atomic
+from tito.files import write_atomic
+from tito.notebook.cells import SOLUTION, without_markers
+from tito.notebook.source import load_module_notebook, notebook_text
 from tito.project import MODULES_DIR, PACKAGE_DIR, SETTINGS_FILE, Module, list_modules
 
 MODIDX = "_modidx.py"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tito.benchmark.results import KernelBenchmark, KernelRow
-from tito.notebook.source import write_atomic
+from tito.files import write_atomic
 
 DPI = 110
 

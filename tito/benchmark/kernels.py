@@ -50,10 +50,10 @@ from tito.benchmark.measure import (
     relu_input,
     relu_python_loop,
 )
-from tito.tools.blocks import Contender, time_blocks
 from tito.benchmark.results import KernelBenchmark, KernelRow
 from tito.errors import TitoError
-from tito.notebook.source import write_atomic
+from tito.files import write_atomic
+from tito.tools.blocks import Contender, time_blocks
 
 MATMUL_SIZES = (64, 128, 256, 512, 1024)
 RELU_SIZES = (10**4, 10**5, 10**6, 10**7)

@@ -53,8 +53,8 @@ def render_report(report) -> None:
 
 def run_test(args: argparse.Namespace) -> int:
     from tito.console import console
-    from tito.student.moduletest import run_module_tests
     from tito.project import find_root, resolve_module
+    from tito.student.moduletest import run_module_tests
 
     root = find_root()
     module = resolve_module(args.module, root)
@@ -66,8 +66,8 @@ def run_test(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from tito.console import console, table as new_table
-    from tito.student.status import project_status
     from tito.project import find_root
+    from tito.student.status import project_status
 
     root = find_root()
     with console.status("exporting to a scratch folder to compare"):

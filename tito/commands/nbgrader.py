@@ -261,9 +261,9 @@ def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tito.console import console
+    from tito.files import write_atomic
     from tito.grading.course import resolve_course_module
     from tito.grading.report import build_report, render_report
-    from tito.notebook.source import write_atomic
 
     _, course = _course(args)
     modules = [resolve_course_module(m, course) for m in args.module] if args.module else None

@@ -47,8 +47,8 @@ def run_workspace(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tito.console import console, table as new_table
-    from tito.project import find_root
     from tito.grading.workspace import create_workspace
+    from tito.project import find_root
 
     root = find_root()
     with console.status("generating release notebooks and exporting the workspace package"):
@@ -71,8 +71,8 @@ def run_lab(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from tito.student.lab import lab_command, lab_environment, settle_notebook_metadata, write_student_config
     from tito.project import find_root
+    from tito.student.lab import lab_command, lab_environment, settle_notebook_metadata, write_student_config
 
     root = find_root()
     settle_notebook_metadata(root)

@@ -22,8 +22,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tito.commands.module import render_report
     from tito.console import console, table as new_table
-    from tito.student.moduletest import run_module_tests
     from tito.project import find_root, resolve_modules
+    from tito.student.moduletest import run_module_tests
 
     root = find_root()
     modules = resolve_modules(args.modules, root, args.all)

@@ -33,8 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from tito.notebook.cells import grade_id
 from tito.errors import TitoError
+from tito.files import write_atomic
 from tito.grading.config import GRADING_CELL_TIMEOUT, course_config
 from tito.grading.course import name_students, require_course, submitted_students
 from tito.grading.dispatch import undecided_checks
@@ -45,9 +45,9 @@ from tito.grading.sandbox import SandboxLimits, SandboxSettings
 from tito.grading.sanitize import SanitizeError, Sanitizer, notebook_exporter
 from tito.judge.notebook import JudgedTests
 from tito.judge.signs import tampering_in_source
+from tito.notebook.cells import grade_id
 from tito.notebook.locked_cells import Tampering, find_tampering
 from tito.notebook.run import score_executed_notebook
-from tito.notebook.source import write_atomic
 
 BATCH_SECONDS = 1.0  # longest a batch of grades stays uncommitted while the coordinator prepares submissions
 

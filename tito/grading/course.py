@@ -13,12 +13,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tito.notebook.cells import is_graded, points
 from tito.errors import TitoError, UsageError
+from tito.files import write_atomic
 from tito.grading.config import CONFIG_TEMPLATE, course_config, ensure_tools_on_path, nbgrader_api, nbgrader_error
 from tito.grading.leaks import find_leaks, instructor_secrets, notebook_text
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
-from tito.notebook.source import load_module_notebook, notebook_text as notebook_json, write_atomic
+from tito.notebook.cells import is_graded, points
+from tito.notebook.source import load_module_notebook, notebook_text as notebook_json
 from tito.project import Module
 
 COURSE_FOLDERS = ("source", "release", "submitted", "autograded", "feedback", "outcomes")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from tito.files import write_atomic
 from tito.grading.paths import CoursePaths
-from tito.notebook.source import write_atomic
 
 
 @dataclass

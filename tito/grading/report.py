@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tito.errors import UsageError
-from tito.grading.outcomes import load_outcome
 from tito.grading.course import require_course, submitted_students
+from tito.grading.outcomes import load_outcome
 from tito.grading.paths import COURSE_ID, CoursePaths
 
 REPORT_FORMATS = ("csv", "json", "canvas")

@@ -18,8 +18,8 @@ import fnmatch
 import shutil
 from pathlib import Path
 
+from tito.files import write_atomic
 from tito.grading.paths import COURSE_ID, CoursePaths, notebook_id
-from tito.notebook.source import write_atomic
 
 
 def notebook_exporter(config, preprocessors):

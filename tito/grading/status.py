@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tito.grading.outcomes import load_outcome
 from tito.grading.course import submitted_students
+from tito.grading.outcomes import load_outcome
 from tito.grading.paths import CoursePaths
 
 GRADED_STATUSES = ("graded", "tampered", "timeout", "inconclusive")

@@ -297,7 +297,8 @@ def create_workspace(course_root: Path, dest: Path, names: list[str] | None = No
     only when its package exports and imports.
     """
     from tito.export import export_modules
-    from tito.notebook.source import current_umask, load_module_notebook, notebook_text
+    from tito.files import current_umask
+    from tito.notebook.source import load_module_notebook, notebook_text
 
     dest = Path(dest).resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):

@@ -20,12 +20,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tito.notebook.cells import grade_id, graded_code_cells, is_graded_code
 from tito.errors import TitoError
 from tito.judge.judge import HANDOVER_SECONDS, JUDGE_ENAME, JudgeReport, Verdict
-from tito.judge.trusted import TrustedSetup, trusted_setup
 from tito.judge.modes import IN_PROCESS
 from tito.judge.server import serve_cell_source
+from tito.judge.trusted import TrustedSetup, trusted_setup
+from tito.notebook.cells import grade_id, graded_code_cells, is_graded_code
 
 SERVE_CELL_KEY = "tito_judge_serve"
 STOP_GRACE_SECONDS = 20.0  # a cell this long past its time limit has a wedged kernel (the grader's watchdog acts first)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
-from tito.notebook.cells import grade_id
 from tito.errors import TitoError
+from tito.notebook.cells import grade_id
 from tito.project import Module
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -106,25 +104,3 @@ def notebook_text(nb) -> str:
     import nbformat
 
     return nbformat.writes(nb) + "\n"
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -86,7 +86,8 @@ def settle_notebook_metadata(root: Path) -> list[Path]:
     """
     import nbformat
 
-    from tito.notebook.source import notebook_text, write_atomic
+    from tito.files import write_atomic
+    from tito.notebook.source import notebook_text
 
     language_info = kernel_language_info()
     changed = []

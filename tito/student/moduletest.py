@@ -16,6 +16,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tito.errors import TitoError
+from tito.files import write_atomic
+from tito.judge.notebook import JudgedTests, blas_thread_environment, judge_notebook
 from tito.notebook.run import (
     GradedTest,
     execute_notebook,
@@ -23,9 +26,7 @@ from tito.notebook.run import (
     mark_unexecuted_graded_cells,
     score_executed_notebook,
 )
-from tito.errors import TitoError
-from tito.judge.notebook import JudgedTests, blas_thread_environment, judge_notebook
-from tito.notebook.source import load_module_notebook, write_atomic
+from tito.notebook.source import load_module_notebook
 from tito.project import STATE_DIR, Module
 from tito.tools.testing import POINTS_ENV, RESULTS_ENV, points_for_kernel
 

@@ -31,9 +31,9 @@ class ProjectStatus:
 def project_status(root: Path) -> ProjectStatus:
     """Every module of the project at `root`; a broken source must not hide the others' status."""
     from tito.export import package_in_sync
-    from tito.student.moduletest import last_report_is_older, load_last_report
     from tito.notebook.source import load_module_notebook
     from tito.project import list_modules
+    from tito.student.moduletest import last_report_is_older, load_last_report
     from tito.student.workspace import read_manifest
 
     modules = list_modules(root)
