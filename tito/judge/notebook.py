@@ -29,6 +29,8 @@ from tito.notebook.cells import grade_id, graded_code_cells, is_graded_code
 
 SERVE_CELL_KEY = "tito_judge_serve"
 STOP_GRACE_SECONDS = 20.0  # a cell this long past its time limit has a wedged kernel (the grader's watchdog acts first)
+STUCK_POLL_SECONDS = 0.5  # how often the watch over a running notebook looks whether its kernel is stuck
+LOG_TAIL_CHARS = 2000  # of the judge process's own output, quoted when it stops without answering
 # BLAS thread counts a process takes from its environment at start. VECLIB_MAXIMUM_THREADS is the only
 # control Accelerate (NumPy's BLAS on macOS) has: threadpoolctl cannot limit it once it is loaded
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -194,7 +196,7 @@ def _stop_stuck_kernel(serve_started: threading.Event, handed_over: threading.Ev
     """Stop the kernel when its last cell began HANDOVER_SECONDS ago and it has not handed itself to
     the judge, or when a cell is overdue (a kernel wedged by its notebook answers no interrupt)."""
     handover_due = None
-    while not ran.wait(0.5):
+    while not ran.wait(STUCK_POLL_SECONDS):
         now = time.monotonic()
         if serve_started.is_set() and handover_due is None:
             handover_due = now + HANDOVER_SECONDS
@@ -300,7 +302,7 @@ class JudgeProcess:
     def _log_tail(self) -> str:
         self._log.seek(0)
         text = self._log.read().decode("utf-8", "replace").strip()
-        return text[-2000:] or f"exit code {self.process.poll()}"
+        return text[-LOG_TAIL_CHARS:] or f"exit code {self.process.poll()}"
 
     def finish(self, timeout: float) -> JudgeReport:
         """Tell the judge the notebook has run; wait for its report."""

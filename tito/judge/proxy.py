@@ -27,6 +27,7 @@ from tito.judge.wire import Codec, ProtocolError
 from tito.tools.session import current, running
 
 MAX_KEPT_OUTPUT = 64 * 1024
+MAX_CALLBACK_NAME_CHARS = 100  # a judge function's name, as the student's process is told it
 
 
 class StudentObjectError(TypeError):
@@ -52,7 +53,7 @@ class JudgeCodec(Codec):
             return {"$": "lib", "v": library}
         if callable(obj):
             self.callbacks.append(obj)
-            return {"$": "cb", "id": len(self.callbacks) - 1, "name": str(getattr(obj, "__name__", "callback"))[:100]}
+            return {"$": "cb", "id": len(self.callbacks) - 1, "name": str(getattr(obj, "__name__", "callback"))[:MAX_CALLBACK_NAME_CHARS]}
         raise TypeError(f"a {type(obj).__name__} cannot be handed to the student's code (only plain data, "
                         "arrays, functions and the student's own objects)")
 

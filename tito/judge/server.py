@@ -35,6 +35,7 @@ BUILTINS = {name: getattr(builtins, name) for name in (
     "len", "bool", "repr", "str", "int", "float", "complex", "hash", "dir", "isinstance", "issubclass",
     "format", "callable", "type")}
 MAX_CAPTURED_OUTPUT = 64 * 1024
+MAX_TYPE_NAME_CHARS = 300  # an object's qualified type name, as the judge is told it
 _fork = getattr(os, "fork", None)  # None where there is none: tito.judge.modes then serves in-process
 
 
@@ -56,7 +57,7 @@ class StudentCodec(Codec):
         self.objects.append(obj)
         cls = obj if isinstance(obj, type) else type(obj)
         ref = {"$": "ref", "id": len(self.objects) - 1, "kind": _kind(obj),
-               "type": f"{cls.__module__}.{cls.__qualname__}"[:300]}
+               "type": f"{cls.__module__}.{cls.__qualname__}"[:MAX_TYPE_NAME_CHARS]}
         memory = _array_memory(obj)
         if memory is not None:  # where a timed result lies, for the judge to read it right away
             ref["mem"] = memory

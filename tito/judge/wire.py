@@ -42,6 +42,8 @@ MAX_HEADER_BYTES = 4 * 2**20  # the JSON of one message
 MAX_BUFFER_BYTES = 256 * 2**20  # all arrays and bytes of one message
 MAX_BUFFERS = 10_000
 MAX_DEPTH = 32  # containers inside containers; the tests' values nest three or four deep
+QUOTED_VALUE_CHARS = 80  # of a malformed value, in the error that rejects it
+MAX_ERROR_TYPE_CHARS, MAX_ERROR_BASES, MAX_ERROR_MESSAGE_CHARS = 200, 20, 20_000  # an exception sent as plain data
 _FRAME = struct.Struct("!II")
 _BUFFER_LEN = struct.Struct("!Q")
 _BUILTIN_TYPES = {t.__name__: t for t in (bool, int, float, complex, str, bytes, list, tuple, dict, set, object)}
@@ -226,7 +228,7 @@ class Codec:
         if t is None or isinstance(t, (bool, int, float, str)):
             return t
         if not isinstance(t, dict) or not isinstance(t.get("$"), str):
-            raise ProtocolError(f"not an encoded value: {str(t)[:80]}")
+            raise ProtocolError(f"not an encoded value: {str(t)[:QUOTED_VALUE_CHARS]}")
         kind, d = t["$"], depth + 1
         if kind in ("tuple", "list", "set", "frozenset"):
             items = [self._dec(x, bufs, d) for x in _as_list(t["v"])]
@@ -274,7 +276,8 @@ def encode_error(exc: BaseException) -> dict:
         message = str(exc)
     except Exception:
         message = "<unprintable message>"
-    return {"type": type(exc).__name__[:200], "bases": bases[:20], "message": message[:20_000]}
+    return {"type": type(exc).__name__[:MAX_ERROR_TYPE_CHARS], "bases": bases[:MAX_ERROR_BASES],
+            "message": message[:MAX_ERROR_MESSAGE_CHARS]}
 
 
 class RemoteError(Exception):
