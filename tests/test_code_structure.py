@@ -165,6 +165,27 @@ def test_nbgrader_markers_are_spelled_in_one_module_of_tito():
     assert spelled == ["tito/notebook/cells.py"], f"nbgrader's region markers appear in {spelled}"
 
 
+def top_level_imports(path: Path) -> set[str]:
+    """The modules `path` imports when it is loaded (statements at its top level), e.g. {'nbgrader.api'}."""
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_a_module_that_loads_nbgrader_is_imported_only_inside_functions():
+    modules = tito_modules()
+    loads_nbgrader = {name for name, path in modules.items()
+                      if any(m.split(".")[0] in ("nbgrader", "nbconvert", "nbformat") for m in top_level_imports(path))}
+    assert "tito.grading.overwrite" in loads_nbgrader, "the walk of top-level imports is broken"
+    importers = {name: sorted(top_level_imports(path) & loads_nbgrader) for name, path in modules.items()}
+    assert {name: found for name, found in importers.items() if found} == {}
+
+
 def test_sandbox_kernel_launcher_imports_nothing_heavy():
     import subprocess
     import sys

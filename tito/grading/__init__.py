@@ -5,9 +5,12 @@ The functions tests and other tools call, importable from here::
     from tito.grading import course_paths, init_course, generate, release, submit, collect
     from tito.grading import autograde, generate_feedback, build_report, course_status
 
-Every module of this package imports nbgrader, nbconvert and nbformat inside
-the functions that need them: the sandbox's kernel launcher imports this
-package and must start fast.
+Importing this package imports none of nbgrader, nbconvert and nbformat (about
+3.5 s): the sandbox's kernel launcher imports it and must start fast. Its modules
+import them inside the functions that need them; the two whose classes subclass
+nbgrader's preprocessors (`overwrite`, `cellcheck`) import nbgrader at their top,
+and are themselves imported only inside the function that configures nbgrader
+(`config.configure`). tests/test_code_structure.py checks both.
 """
 
 from tito.grading.autograding import autograde
