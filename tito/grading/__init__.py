@@ -1,4 +1,4 @@
-"""Instructor grading with nbgrader: course tree, sandboxed parallel autograde, feedback, report.
+"""Instructor grading with nbgrader: course tree, student workspaces, sandboxed parallel autograde, feedback, report.
 
 The functions tests and other tools call, importable from here::
 
