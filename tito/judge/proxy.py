@@ -162,9 +162,9 @@ class JudgeSession:
 
     def _write(self, stream: str, text: str) -> None:
         """Student output: into the stream a test redirected, else kept with the session (bounded)."""
-        current = sys.stdout if stream == "stdout" else sys.stderr
-        if current is not self.streams[stream != "stdout"]:
-            current.write(text)
+        target = sys.stdout if stream == "stdout" else sys.stderr
+        if target is not self.streams[stream != "stdout"]:
+            target.write(text)
         elif sum(map(len, self.output)) < MAX_KEPT_OUTPUT:
             self.output.append(text)
 
