@@ -7,9 +7,9 @@ import json
 import nbformat
 
 from helpers import make_scratch_project, run_tito, write_scratch_module
-from tito.student.lab import (INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS, kernel_language_info, saved_metadata,
-                      settle_notebook_metadata, write_student_config)
 from tito.project import resolve_module
+from tito.student.lab import (INSTRUCTOR_LAB_PLUGINS, INSTRUCTOR_SERVER_EXTENSIONS, kernel_language_info,
+                              saved_metadata, settle_notebook_metadata, write_student_config)
 
 
 def test_options_tito_does_not_know_go_to_jupyter_lab(tmp_path):

@@ -53,7 +53,8 @@ class JudgeCodec(Codec):
             return {"$": "lib", "v": library}
         if callable(obj):
             self.callbacks.append(obj)
-            return {"$": "cb", "id": len(self.callbacks) - 1, "name": str(getattr(obj, "__name__", "callback"))[:MAX_CALLBACK_NAME_CHARS]}
+            name = str(getattr(obj, "__name__", "callback"))[:MAX_CALLBACK_NAME_CHARS]
+            return {"$": "cb", "id": len(self.callbacks) - 1, "name": name}
         raise TypeError(f"a {type(obj).__name__} cannot be handed to the student's code (only plain data, "
                         "arrays, functions and the student's own objects)")
 
