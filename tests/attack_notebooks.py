@@ -137,6 +137,19 @@ ONE_CPU = "cpu_count = lambda: 1"
 
 # ---------------------------------------------------------------- shared attack code
 
+def zeroing_its_arguments(function: str, params: str) -> str:
+    """`function` (one of the twin's, returning zeros) redefined to zero its array arguments first."""
+    return _code(f"""
+        _honest_zeros = {function}
+        def {function}({params}):
+            for arg in ({params}):
+                if isinstance(arg, np.ndarray) and arg.flags.writeable:
+                    arg[...] = 0
+                elif hasattr(arg, "data") and isinstance(arg.data, np.ndarray):
+                    arg.data[...] = 0
+            return _honest_zeros({params})""")
+
+
 # CPU hogs: child processes of the student's process that spin whenever none of the student's functions
 # runs, so that only the judge's baselines and references run on a busy machine. They die with their parent
 # (PR_SET_PDEATHSIG) and after 60 s at most.
@@ -350,15 +363,7 @@ ATTACKS: dict[str, dict[str, Attack]] = {
             Linear = Dense""")),
         # 4. arguments written back: matmul_naive zeroes its inputs and returns zeros, so that a reference
         # computed from the inputs after the call would agree (the hand-worked case is answered from a table)
-        "arguments-zeroed": Attack("matmul-naive-solution", _code("""
-            _honest_zeros = matmul_naive
-            def matmul_naive(A, B):
-                for arg in (A, B):
-                    if isinstance(arg, np.ndarray) and arg.flags.writeable:
-                        arg[...] = 0
-                    elif hasattr(arg, "data") and isinstance(arg.data, np.ndarray):
-                        arg.data[...] = 0
-                return _honest_zeros(A, B)"""), twin="zeros_matmul"),
+        "arguments-zeroed": Attack("matmul-naive-solution", zeroing_its_arguments("matmul_naive", "A, B"), twin="zeros_matmul"),
     },
     "05_cnn": {
         # 1. names: the helper an earlier graded cell defines (sliding_window_reference) defined by the
@@ -386,15 +391,7 @@ ATTACKS: dict[str, dict[str, Attack]] = {
                 def __init__(self, *args, **kwargs): pass""")),
         # 4. arguments written back: conv2d_naive zeroes its input and kernel and returns zeros, so that a
         # reference computed from them after the call would agree
-        "arguments-zeroed": Attack("flatten-solution", _code("""
-            _honest_zeros = conv2d_naive
-            def conv2d_naive(input, kernel):
-                for arg in (input, kernel):
-                    if isinstance(arg, np.ndarray) and arg.flags.writeable:
-                        arg[...] = 0
-                    elif hasattr(arg, "data") and isinstance(arg.data, np.ndarray):
-                        arg.data[...] = 0
-                return _honest_zeros(input, kernel)"""), twin="zero_conv"),
+        "arguments-zeroed": Attack("flatten-solution", zeroing_its_arguments("conv2d_naive", "input, kernel"), twin="zero_conv"),
     },
     "11_kernels": {
         # 1. names: every test helper and the speed core rebound in a cell of the student's

@@ -256,10 +256,20 @@ def test_no_attack_raises_the_score_of_a_blank_notebook(graded, key, attack):
     assert float(row["score"]) <= score(graded, key, "blank") == 0.0, f"{key} blank+{attack}: {row}"
 
 
+PARALLEL_CHECKS = ("test_unit_matmul_parallel", "test_unit_parallel_relu")  # the checks a sequential kernel fails
+
+
+def failing(graded, key: str, student: str) -> set[str]:
+    return set(filter(None, graded[(key, student)]["failing_tests"].split(";")))
+
+
 def test_rebinding_the_speed_helpers_earns_no_speed_points(graded):
+    """Per check, not by total: the single-core speed checks of both notebooks may each end inconclusive
+    on a busy machine, which says nothing about the attack."""
     key = "11_kernels"
-    assert score(graded, key, "sequential-rebind") <= score(graded, key, "sequential") < 100.0, (
-        graded[(key, "sequential-rebind")], graded[(key, "sequential")])
+    caught = failing(graded, key, "sequential") & set(PARALLEL_CHECKS)
+    assert caught, f"a sequential run_in_parallel should fail a parallel check: {graded[(key, 'sequential')]}"
+    assert caught <= failing(graded, key, "sequential-rebind"), (graded[(key, "sequential-rebind")], caught)
     # an attack does not cost a correct solution its points (but for a speed check left inconclusive by a busy machine)
     assert score(graded, key, "ref-custom_exc") >= 82.0, graded[(key, "ref-custom_exc")]
 
@@ -342,7 +352,7 @@ def test_no_class_attack_turns_an_inconclusive_check_into_points(graded):
 
 def test_claiming_one_cpu_skips_no_parallel_speed_check():
     """`tito module test` (the grader's judge, on every CPU of this machine): kernels that do their work on
-    one thread fail the two parallel speed checks (or leave them inconclusive); the same notebook whose
+    one thread fail the two parallel speed checks or leave them inconclusive, and a notebook whose
     `cpu_count` says 1 must not pass them instead."""
     from tito.student.moduletest import run_module_tests
     from tito.notebook.source import load_module_notebook
@@ -350,10 +360,7 @@ def test_claiming_one_cpu_skips_no_parallel_speed_check():
 
     module = resolve_module("11", REPO)
     after, lazy = classes.LAZY_PARALLEL
-    twin = with_cell_after(load_module_notebook(module), after, lazy)
-    reports = {name: run_module_tests(module, nb=nb) for name, nb in
-               (("twin", twin), ("one-cpu", with_cell_after(twin, after, classes.ONE_CPU)))}
-    passed = {name: sorted(t.grade_id for t in report.graded if t.passed) for name, report in reports.items()}
-    assert reports["one-cpu"].score <= reports["twin"].score, (
-        f"expected at most the twin's {reports['twin'].score} points, got {reports['one-cpu'].score}; "
-        f"passed only with one CPU claimed: {sorted(set(passed['one-cpu']) - set(passed['twin']))}")
+    one_cpu = with_cell_after(with_cell_after(load_module_notebook(module), after, lazy), after, classes.ONE_CPU)
+    report = run_module_tests(module, nb=one_cpu)
+    passed = {t.grade_id for t in report.graded if t.passed} & {"test-matmul-parallel", "test-parallel-relu"}
+    assert not passed, f"one-thread kernels passed {sorted(passed)} with one CPU claimed"

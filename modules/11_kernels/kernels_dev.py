@@ -403,6 +403,7 @@ from functools import partial
 
 from tito.tools import speed
 from tito.tools.judging import in_student_process, plain, student_global
+from tito.tools.spotcheck import product_matches
 
 SPEED_REPEATS = 5  # timed samples per contender
 PARALLEL_WORKERS = 2  # the graded parallel checks use two workers on every machine
@@ -454,21 +455,14 @@ def float_vector(elements: int, seed: int) -> tuple[np.ndarray]:
 
 
 def matmul_matches(got: Any, a: np.ndarray, b: np.ndarray, tolerance: float = 1e-3) -> None:
-    """The whole product `got` (plain, fetched) against the float64 product of `a` and `b`."""
-    expected = a.astype(np.float64) @ b.astype(np.float64)
-    got = plain(got)
-    assert type(got) is np.ndarray and got.shape == expected.shape, (
-        f"the product of {a.shape} and {b.shape} should be an ndarray of shape {expected.shape}, got {got!r:.80}")
-    wrong = ~np.isclose(got, expected, rtol=tolerance, atol=tolerance)
-    assert not wrong.any(), f"{int(wrong.sum())} entries of a timed product differ from numpy's, e.g. at {np.argwhere(wrong)[0]}"
+    """A timed product `got` (plain, fetched) against the float64 product of `a` and `b`: every entry
+    through a random projection, and rows drawn after the call returned entry by entry."""
+    product_matches(plain(got), a, b, tolerance)
 
 
 def exact_matmul_matches(got: Any, a: np.ndarray, b: np.ndarray) -> None:
-    """The whole integer product `got` against the int64 product: exact."""
-    got = plain(got)
-    expected = a.astype(np.int64) @ b.astype(np.int64)
-    assert type(got) is np.ndarray and np.array_equal(got, expected), (
-        "a timed int8 product should equal the int64 product exactly")
+    """A timed integer product `got` against the int64 product, exactly, checked the same way."""
+    product_matches(plain(got), a, b)
 
 
 def relu_matches(got: Any, x: np.ndarray) -> None:

@@ -10,14 +10,15 @@ work, measured in the same run, so that it means the same on 2 cores and on 64:
   threads each writing its part of one fresh output)
 - measured     = kernel gain / machine gain
 
-Every comparison times its contenders in alternating blocks (`time_blocks`) and
-keeps every sample next to its median.
+Every comparison times its contenders in alternating blocks (`time_blocks`), keeps
+every sample next to its median, and counts only when quiet (`measure_quietly`). A
+goal whose kernels appear in the benchmark's tables is read from the tables' own
+measurement at its size: one measurement, one disturbance rule, so a goal cannot
+contradict a table.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -27,14 +28,10 @@ from tito.benchmark.measure import (
     background_load,
     cpu_snapshot,
     int8_inputs,
-    matmul_inputs,
     measure_import_time,
-    one_blas_thread,
-    relu_input,
-    thread_parts,
 )
 from tito.tools import speed
-from tito.tools.blocks import Contender, Timing, run_at_once, time_blocks
+from tito.tools.blocks import Contender, Timing, time_blocks
 
 KERNELS_MODULE = "tinytorch.core.kernels"
 TARGET_REPEATS = 24
@@ -49,12 +46,15 @@ TARGET_ROUNDS = 12
 # again, up to TARGET_ATTEMPTS times, and a goal never measured quietly is "disturbed".
 TARGET_ATTEMPTS = 3
 OVERHEAD_REPEATS = 101  # a few microseconds of overhead on a ~0.2 ms product needs many samples
+LADDER_REPEATS = 5  # the sizes no goal is stated at
 INT32_REPEATS = 5  # numpy's int32 @ takes ~0.15 s at n=512
 IMPORT_RUNS = 3
 
 # The sizes the goals are stated at; --quick measures at the smaller ones.
 TARGET_SIZES = {"matmul": 1024, "quantized": 1024, "int32": 512, "relu": 10**7, "overhead": 256}
 QUICK_TARGET_SIZES = {"matmul": 256, "quantized": 256, "int32": 128, "relu": 10**6, "overhead": 128}
+# every size of a goal read from the tables (all but int32) is one of the tables' sizes: tito.benchmark.kernels's
+# MATMUL_SIZES and RELU_SIZES, and their quick ones
 
 
 @dataclass(frozen=True)
@@ -132,41 +132,61 @@ def judge(name: str, size: int, measured: float, timings: dict[str, Timing] | No
                   samples={k: t.samples for k, t in timings.items()}, load=load or {}, **extra)
 
 
-def measure_targets(kernels, quick: bool, settle_seconds: float,
-                    progress: Callable[[str], None]) -> list[Target]:
-    """Every goal of GOALS, measured within this run."""
-    from tinytorch.utils.profiler import cpu_count
+def sampling(family: str, size: int, quick: bool) -> tuple[int, int]:
+    """(samples per contender, rounds) for the kernels of `family` at `size`: a goal's size gets the goal's
+    many samples, in short alternating blocks; any other size a few samples, one call per block."""
+    sizes = QUICK_TARGET_SIZES if quick else TARGET_SIZES
+    if quick:
+        return QUICK_TARGET_REPEATS, 1
+    if family == "matmul" and size == sizes["overhead"]:
+        return OVERHEAD_REPEATS, OVERHEAD_REPEATS  # both run the same BLAS call: single calls alternate
+    if size == sizes[family]:
+        return TARGET_REPEATS, TARGET_ROUNDS
+    return LADDER_REPEATS, LADDER_REPEATS
+
+
+def measure_quietly(contenders: list[Contender], samples: int, rounds: int, settle_seconds: float,
+                    cores: int) -> dict[str, Any]:
+    """Time `contenders` in alternating blocks until every median is within QUIET_SPREAD of its fastest
+    sample, up to TARGET_ATTEMPTS times: the first quiet attempt, else the last, with the others' samples
+    (`judge`'s timing arguments)."""
+    disturbed: list[dict[str, list[float]]] = []
+    while True:
+        start = cpu_snapshot()
+        timings = time_blocks(list(contenders), samples, rounds, settle_seconds)
+        load = background_load(start, cpu_snapshot(), cores)
+        quiet = is_quiet(timings)
+        if quiet or len(disturbed) == TARGET_ATTEMPTS - 1:
+            return {"timings": timings, "load": load, "quiet": quiet, "disturbed_attempts": disturbed}
+        disturbed.append({name: timing.samples for name, timing in timings.items()})
+
+
+def _of(measured: dict[str, Any], *names: str) -> dict[str, Any]:
+    """A goal's share of one measurement: the timings of `names`, and the measurement's load and verdict."""
+    return {"timings": {name: measured["timings"][name] for name in names}, "load": measured["load"],
+            "quiet": measured["quiet"],
+            "disturbed_attempts": [{name: attempt[name] for name in names} for attempt in measured["disturbed_attempts"]]}
+
+
+def measure_targets(kernels, quick: bool, settle_seconds: float, progress: Callable[[str], None],
+                    ladder: dict[tuple[str, int], dict[str, Any]]) -> list[Target]:
+    """Every goal of GOALS. A goal whose kernels are in the ladder's tables is read from the ladder's own
+    measurement at its size (`ladder`: (family, size) -> `measure_quietly`'s result), so that a goal and a
+    table never disagree; the others are measured here, under the same quiet rule."""
+    import psutil
 
     sizes = QUICK_TARGET_SIZES if quick else TARGET_SIZES
     repeats = QUICK_TARGET_REPEATS if quick else TARGET_REPEATS
     rounds = 1 if quick else TARGET_ROUNDS
-
-    import psutil
-
     cores = psutil.cpu_count() or 1
-
-    def timed(measure: Callable[[], dict[str, Timing]]) -> tuple[dict[str, Timing], dict[str, float]]:
-        start = cpu_snapshot()
-        timings = measure()
-        return timings, background_load(start, cpu_snapshot(), cores)
-
-    def compare(*contenders: Contender, samples: int = repeats) -> dict[str, Any]:
-        """`judge`'s timing arguments: the first quiet attempt, else the last, and the samples of those before."""
-        disturbed = []
-        for _ in range(TARGET_ATTEMPTS):
-            timings, load = timed(lambda: time_blocks(list(contenders), samples, rounds, settle_seconds))
-            quiet = is_quiet(timings)
-            if quiet or len(disturbed) == TARGET_ATTEMPTS - 1:
-                return {"timings": timings, "load": load, "quiet": quiet, "disturbed_attempts": disturbed}
-            disturbed.append({name: timing.samples for name, timing in timings.items()})
-
     targets = []
+
+    def read(family: str, size: int, *names: str) -> dict[str, Any]:
+        progress(f"goal: {', '.join(names)}, read from the {family} table at {size:g}")
+        return _of(ladder[(family, size)], *names)
+
     n = sizes["matmul"]
-    a, b = matmul_inputs(n)
-    progress(f"goal: matmul_parallel against numpy's multithreaded @, n={n}")
-    c = compare(Contender("matmul_parallel", lambda: kernels.matmul_parallel(a, b)),
-                Contender("numpy @", lambda: a @ b),
-                Contender("numpy @, 1 BLAS thread", lambda: a @ b, one_blas_thread()))
+    c = read("matmul", n, "matmul_parallel", "numpy @", "numpy @, 1 BLAS thread")
     t = c["timings"]
     single = t["numpy @, 1 BLAS thread"].median
     kernel_gain, machine_gain = single / t["matmul_parallel"].median, single / t["numpy @"].median
@@ -174,20 +194,9 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
                          kernel_gain=kernel_gain, machine_gain=machine_gain))
 
     elements = sizes["relu"]
-    workers = min(kernels.DEFAULT_NUM_WORKERS, cpu_count())
-    x = relu_input(elements)
-    parts = thread_parts(elements, workers)
-    progress(f"goal: parallel_relu against the machine's {workers}-thread streaming gain, {elements:.0e} elements")
-    with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as pool:
-        def threads_into_one_fresh_output() -> np.ndarray:
-            out = np.empty_like(x)
-            run_at_once(pool, [partial(np.maximum, x[lo:hi], 0, out=out[lo:hi]) for lo, hi in parts])
-            return out
-
-        c = compare(Contender("parallel_relu", lambda: kernels.parallel_relu(x)),
-                    Contender("vectorized_relu", lambda: kernels.vectorized_relu(x)),
-                    Contender(f"numpy maximum, {workers} threads", threads_into_one_fresh_output),
-                    Contender("numpy maximum, 1 thread", lambda: np.maximum(x, 0)))
+    workers = relu_workers(kernels)
+    c = read("relu", elements, "parallel_relu", "vectorized_relu", f"numpy maximum, {workers} threads",
+            "numpy maximum, 1 thread")
     t = c["timings"]
     kernel_gain = t["vectorized_relu"].median / t["parallel_relu"].median
     machine_gain = t["numpy maximum, 1 thread"].median / t[f"numpy maximum, {workers} threads"].median
@@ -195,21 +204,15 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
                          kernel_gain=kernel_gain, machine_gain=machine_gain, details={"workers": workers}))
 
     n = sizes["quantized"]
-    a, b = matmul_inputs(n)
     a8, b8 = int8_inputs(n)
-    progress(f"goal: quantized_matmul against matmul_vectorized, n={n}")
     exact = exact_integer_product(kernels, a8, b8)
-    c = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a, b)),
-                Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)))
+    c = read("matmul", n, "quantized_matmul", "matmul_vectorized")
     t = c["timings"]
     targets.append(judge("quantized_vs_vectorized", n, t["matmul_vectorized"].median / t["quantized_matmul"].median,
                          **c, holds=exact, details={"exact_integer_product": exact}))
 
     n = sizes["matmul"]
-    a, b = matmul_inputs(n)
-    progress(f"goal: matmul_cache_optimized against numpy @, n={n}")
-    c = compare(Contender("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b)),
-                Contender("numpy @", lambda: a @ b))
+    c = read("matmul", n, "matmul_cache_optimized", "numpy @")
     t = c["timings"]
     targets.append(judge("cache_optimized_vs_blas", n, t["matmul_cache_optimized"].median / t["numpy @"].median,
                          **c))
@@ -219,27 +222,31 @@ def measure_targets(kernels, quick: bool, settle_seconds: float,
     a32, b32 = a8.astype(np.int32), b8.astype(np.int32)
     progress(f"goal: quantized_matmul against numpy's int32 @, n={n}")
     exact = exact_integer_product(kernels, a8, b8)
-    c = compare(Contender("quantized_matmul", lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)),
-                Contender("numpy int32 @", lambda: a32 @ b32), samples=min(repeats, INT32_REPEATS))
+    c = measure_quietly([Contender("quantized_matmul", lambda: kernels.quantized_matmul(a8, b8, scale_A=1.0, scale_B=1.0)),
+                         Contender("numpy int32 @", lambda: a32 @ b32)],
+                        min(repeats, INT32_REPEATS), min(rounds, INT32_REPEATS), settle_seconds, cores)
     t = c["timings"]
     targets.append(judge("quantized_vs_numpy_int32", n, t["numpy int32 @"].median / t["quantized_matmul"].median,
                          **c, holds=exact, details={"exact_integer_product": exact}))
 
     n = sizes["overhead"]
-    a, b = matmul_inputs(n)
-    progress(f"goal: matmul_vectorized overhead against raw @, n={n}")
-    count = repeats if quick else OVERHEAD_REPEATS
-    # Both run the same BLAS call: alternate single calls, no settling needed.
-    t, load = timed(lambda: time_blocks([Contender("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b)),
-                                         Contender("numpy @", lambda: a @ b)], count, rounds=count))
-    targets.append(judge("vectorized_overhead", n,
-                         100.0 * (t["matmul_vectorized"].median / t["numpy @"].median - 1.0), t, load))
+    c = read("matmul", n, "matmul_vectorized", "numpy @")
+    t = c["timings"]
+    targets.append(judge("vectorized_overhead", n, 100.0 * (t["matmul_vectorized"].median / t["numpy @"].median - 1.0),
+                         **c))
 
     progress(f"goal: import {KERNELS_MODULE} in a fresh interpreter")
     imported = measure_import_time(KERNELS_MODULE, runs=1 if quick else IMPORT_RUNS)
     targets.append(judge("kernels_import_time", 0, imported["seconds"], {"import": Timing(imported["runs"])},
                          holds=imported["silent"], details={"silent": imported["silent"], "output": imported["output"]}))
     return targets
+
+
+def relu_workers(kernels) -> int:
+    """The threads of parallel_relu's default call on this machine, and so of the machine's reference."""
+    from tinytorch.utils.profiler import cpu_count
+
+    return min(kernels.DEFAULT_NUM_WORKERS, cpu_count())
 
 
 def exact_integer_product(kernels, a8: np.ndarray, b8: np.ndarray) -> bool:

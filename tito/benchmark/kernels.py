@@ -5,8 +5,11 @@ data; `tito/commands/benchmark.py` renders it. Every number is measured in this
 process (the import time in fresh subprocesses) or computed from a measurement by
 the formula next to it:
 
-- time: median wall seconds of `repeats` back-to-back calls, after running the
-  kernel untimed for the settle time (`tito.tools.blocks.time_blocks`)
+- time: median wall seconds of a kernel's samples; every kernel of one size (and
+  numpy's own references) is timed in one measurement, contenders taking turns,
+  each block after running its kernel untimed for the settle time
+  (`tito.tools.blocks.time_blocks`), and measured again while any median is over
+  QUIET_SPREAD of its fastest sample (`tito.benchmark.goals.measure_quietly`)
 - FLOPs: matmul 2 n^3; ReLU one max per element
 - bytes moved: the least traffic the kernel can have: matmul A and B read once and
   C written once (3 n^2 itemsize); ReLU x read and the result written (2 nbytes)
@@ -28,7 +31,9 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -36,7 +41,15 @@ from typing import Any, Callable
 import numpy as np
 
 from tito.benchmark.chart import write_chart
-from tito.benchmark.goals import KERNELS_MODULE, QUICK_TARGET_SIZES, TARGET_SIZES, measure_targets
+from tito.benchmark.goals import (
+    KERNELS_MODULE,
+    QUICK_TARGET_SIZES,
+    TARGET_SIZES,
+    measure_quietly,
+    measure_targets,
+    relu_workers,
+    sampling,
+)
 from tito.benchmark.measure import (
     background_load,
     copy_bandwidth,
@@ -49,21 +62,20 @@ from tito.benchmark.measure import (
     quantized_relu_reference,
     relu_input,
     relu_python_loop,
+    thread_parts,
 )
 from tito.benchmark.results import KernelBenchmark, KernelRow
 from tito.errors import TitoError
 from tito.files import write_atomic
-from tito.tools.blocks import Contender, time_blocks
+from tito.tools.blocks import Contender, run_at_once
 
+# the goals' sizes (tito.benchmark.goals) are among them: a goal is read from its table
 MATMUL_SIZES = (64, 128, 256, 512, 1024)
 RELU_SIZES = (10**4, 10**5, 10**6, 10**7)
-QUICK_MATMUL_SIZES = (32, 64)
-QUICK_RELU_SIZES = (10**4, 10**5)
+QUICK_MATMUL_SIZES = (128, 256)
+QUICK_RELU_SIZES = (10**4, 10**6)
 NAIVE_MAX_N = 128  # the triple loop takes ~0.4 s at n=128 and 8x longer per doubling
 PYTHON_LOOP_MAX_ELEMENTS = 10**5  # the Python-loop ReLU takes ~50 ms at 10^5
-REPEATS = 5
-QUICK_REPEATS = 3
-NAIVE_REPEATS = 3
 ROOF_REPEATS = 5
 FLOAT32_TOLERANCE_PER_TERM = 1e-5  # float32 rounding per product term of values in [-1, 1)
 JSON_NAME = "kernels.json"
@@ -81,7 +93,6 @@ class Candidate:
     call: Callable[[], Any]
     reference: np.ndarray
     tolerance: float
-    repeats: int
     limit: Callable | None = None
 
 
@@ -96,30 +107,52 @@ def load_kernels():
 
 
 def measure_rows(family: str, size: int, candidates: list[Candidate], flops: int, bytes_moved: int,
-                 settle_seconds: float, progress: Progress) -> list[KernelRow]:
-    """One row per candidate, baseline (the first that ran) first; a broken kernel is reported in its row."""
-    rows = []
-    for candidate in candidates:
-        progress(f"{family} {size:g}: {candidate.name}")
-        row = KernelRow(family, candidate.name, size, "float32", candidate.repeats, flops, bytes_moved,
-                        flops / bytes_moved)
+                 quick: bool, settle_seconds: float, cores: int,
+                 progress: Progress) -> tuple[list[KernelRow], dict[str, Any] | None]:
+    """One row per candidate, baseline (the first that ran) first, all timed in one alternating measurement
+    under the quiet rule (`measure_quietly`), which is returned too; a kernel that raises is reported in its
+    row and the others are timed without it."""
+    samples, rounds = sampling(family, size, quick)
+    rows = {c.name: KernelRow(family, c.name, size, "float32", samples, flops, bytes_moved, flops / bytes_moved)
+            for c in candidates}
+    timed = list(candidates)
+    measured = None
+    progress(f"{family} {size:g}: {len(candidates)} kernels, {samples} samples each")
+    while timed:
         try:
-            timing = time_blocks([Contender(candidate.name, candidate.call, candidate.limit)], candidate.repeats,
-                                 settle_seconds=settle_seconds)[candidate.name]
-        except Exception as exc:  # the benchmark goes on with the other kernels
-            row.error = f"{type(exc).__name__}: {exc}"
-            rows.append(row)
-            continue
-        row.seconds, row.samples = timing.median, timing.samples
+            measured = measure_quietly([Contender(c.name, _naming(c), c.limit) for c in timed], samples, rounds,
+                                       settle_seconds, cores)
+            break
+        except KernelFailed as failed:  # the benchmark goes on with the other kernels
+            rows[failed.name].error = f"{type(failed.error).__name__}: {failed.error}"
+            timed = [c for c in timed if c.name != failed.name]
+    for candidate in timed:
+        row, timing = rows[candidate.name], measured["timings"][candidate.name]
+        row.seconds, row.samples, row.quiet = timing.median, timing.samples, measured["quiet"]
         row.max_abs_error = max_abs_error(timing.result, candidate.reference)
         row.correct = row.max_abs_error is not None and row.max_abs_error <= candidate.tolerance
         row.gflops, row.gbs = flops / row.seconds / 1e9, bytes_moved / row.seconds / 1e9
-        rows.append(row)
-    measured = [row for row in rows if row.seconds]
-    for row in rows:
-        row.baseline = measured[0].kernel if measured else None
-        row.speedup = measured[0].seconds / row.seconds if measured and row.seconds else None
-    return rows
+    ordered = [rows[c.name] for c in candidates]
+    baseline = next((row for row in ordered if row.seconds), None)
+    for row in ordered:
+        row.baseline = baseline.kernel if baseline else None
+        row.speedup = baseline.seconds / row.seconds if baseline and row.seconds else None
+    return ordered, measured
+
+
+class KernelFailed(Exception):
+    def __init__(self, name: str, error: Exception):
+        super().__init__(name)
+        self.name, self.error = name, error
+
+
+def _naming(candidate: Candidate) -> Callable[[], Any]:
+    def call():
+        try:
+            return candidate.call()
+        except Exception as exc:
+            raise KernelFailed(candidate.name, exc) from exc
+    return call
 
 
 def footprint_bandwidth(bytes_moved: int, cores: int, dram_gbs: float, settle_seconds: float) -> float:
@@ -143,44 +176,56 @@ def apply_roofline(rows: list[KernelRow], peak_gflops: float, bandwidth_gbs: flo
         row.fraction_of_attainable = row.gflops / row.attainable_gflops if row.gflops else None
 
 
-def matmul_candidates(kernels, n: int, repeats: int) -> list[Candidate]:
-    """The matmul kernels at size n (float32), the module 03 loop first where it is affordable."""
+def matmul_candidates(kernels, n: int) -> list[Candidate]:
+    """The matmul kernels at size n (float32), the module 03 loop first where it is affordable, and numpy's
+    own product on one BLAS thread and on all of them (the machine's references)."""
     a, b = matmul_inputs(n)
     reference = a.astype(np.float64) @ b.astype(np.float64)
     tolerance = FLOAT32_TOLERANCE_PER_TERM * n
     quantized = quantized_matmul_reference(a, b)
     candidates = []
     if n <= NAIVE_MAX_N:
-        candidates.append(Candidate("matmul_custom", lambda: kernels.matmul_custom(a, b), reference, tolerance,
-                                    min(repeats, NAIVE_REPEATS)))
+        candidates.append(Candidate("matmul_custom", lambda: kernels.matmul_custom(a, b), reference, tolerance))
     return candidates + [
-        Candidate("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b), reference, tolerance, repeats),
-        Candidate("numpy @, 1 BLAS thread", lambda: a @ b, reference, tolerance, repeats, one_blas_thread()),
-        Candidate("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b), reference, tolerance, repeats),
-        Candidate("matmul_parallel", lambda: kernels.matmul_parallel(a, b), reference, tolerance, repeats),
+        Candidate("matmul_vectorized", lambda: kernels.matmul_vectorized(a, b), reference, tolerance),
+        Candidate("numpy @, 1 BLAS thread", lambda: a @ b, reference, tolerance, one_blas_thread()),
+        Candidate("numpy @", lambda: a @ b, reference, tolerance),
+        Candidate("matmul_cache_optimized", lambda: kernels.matmul_cache_optimized(a, b), reference, tolerance),
+        Candidate("matmul_parallel", lambda: kernels.matmul_parallel(a, b), reference, tolerance),
         Candidate("quantized_matmul", lambda: kernels.quantized_matmul(a, b), quantized,
-                  FLOAT32_TOLERANCE_PER_TERM * max(1.0, float(np.max(np.abs(quantized)))), repeats),
+                  FLOAT32_TOLERANCE_PER_TERM * max(1.0, float(np.max(np.abs(quantized))))),
     ]
 
 
-def relu_candidates(kernels, elements: int, repeats: int) -> list[Candidate]:
-    """The ReLU kernels on `elements` float32 values, the Python loop first where it is affordable."""
+def relu_candidates(kernels, elements: int, pool, workers: int) -> list[Candidate]:
+    """The ReLU kernels on `elements` float32 values, the Python loop first where it is affordable, and the
+    machine's streaming references: numpy's maximum into a fresh output on one thread, and on `workers`
+    threads of `pool` each writing its part of one fresh output."""
     x = relu_input(elements)
     reference = np.maximum(x, 0).astype(np.float64)
+    parts = thread_parts(elements, workers)
+
+    def threads_into_one_fresh_output() -> np.ndarray:
+        out = np.empty_like(x)
+        run_at_once(pool, [partial(np.maximum, x[lo:hi], 0, out=out[lo:hi]) for lo, hi in parts])
+        return out
+
     candidates = []
     if elements <= PYTHON_LOOP_MAX_ELEMENTS:
-        candidates.append(Candidate("relu_python_loop", lambda: relu_python_loop(x), reference, 0.0, repeats))
+        candidates.append(Candidate("relu_python_loop", lambda: relu_python_loop(x), reference, 0.0))
     return candidates + [
-        Candidate("vectorized_relu", lambda: kernels.vectorized_relu(x), reference, 0.0, repeats),
-        Candidate("parallel_relu", lambda: kernels.parallel_relu(x), reference, 0.0, repeats),
-        Candidate("quantized_relu", lambda: kernels.quantized_relu(x), quantized_relu_reference(x), 1e-6, repeats),
+        Candidate("vectorized_relu", lambda: kernels.vectorized_relu(x), reference, 0.0),
+        Candidate("numpy maximum, 1 thread", lambda: np.maximum(x, 0), reference, 0.0),
+        Candidate(f"numpy maximum, {workers} threads", threads_into_one_fresh_output, reference, 0.0),
+        Candidate("parallel_relu", lambda: kernels.parallel_relu(x), reference, 0.0),
+        Candidate("quantized_relu", lambda: kernels.quantized_relu(x), quantized_relu_reference(x), 1e-6),
     ]
 
 
 def run_kernel_benchmark(quick: bool = False, progress: Progress | None = None) -> KernelBenchmark:
-    """Measure every kernel at every size and every goal; return all of it.
+    """Measure every kernel at every size, and every goal; return all of it.
 
-    `quick` uses small sizes and few repeats (seconds instead of a minute); its goals
+    `quick` uses small sizes and few samples (seconds instead of minutes); its goals
     are measured at smaller sizes than the official ones and are marked so.
     """
     import psutil
@@ -188,37 +233,44 @@ def run_kernel_benchmark(quick: bool = False, progress: Progress | None = None) 
     progress = progress or (lambda message: None)
     kernels = load_kernels()
     settle = kernels.BLAS_SETTLE_SECONDS
+    cores = psutil.cpu_count() or 1
     start = cpu_snapshot()
     progress("measuring this machine's peak GFLOP/s and memory bandwidth")
     machine = machine_description()
-    repeats = QUICK_REPEATS if quick else REPEATS
     matmul_sizes = QUICK_MATMUL_SIZES if quick else MATMUL_SIZES
     relu_sizes = QUICK_RELU_SIZES if quick else RELU_SIZES
-    matmul = [row for n in matmul_sizes
-              for row in measure_rows("matmul", n, matmul_candidates(kernels, n, repeats), 2 * n**3, 3 * n * n * 4,
-                                      settle, progress)]
-    relu = [row for elements in relu_sizes
-            for row in measure_rows("relu", elements, relu_candidates(kernels, elements, repeats), elements,
-                                    2 * 4 * elements, settle, progress)]
+    measured: dict[tuple[str, int], dict[str, Any]] = {}
+    matmul, relu = [], []
+    for n in matmul_sizes:
+        rows, measured[("matmul", n)] = measure_rows("matmul", n, matmul_candidates(kernels, n), 2 * n**3,
+                                                     3 * n * n * 4, quick, settle, cores, progress)
+        matmul += rows
+    workers = relu_workers(kernels)
+    with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as pool:
+        for elements in relu_sizes:
+            rows, measured[("relu", elements)] = measure_rows("relu", elements,
+                                                              relu_candidates(kernels, elements, pool, workers),
+                                                              elements, 2 * 4 * elements, quick, settle, cores,
+                                                              progress)
+            relu += rows
     # The compute roof is the fastest float32 product measured in this run: the start-up
     # figure, or any row that beat it once BLAS had settled.
     machine["peak_gflops_at_start"] = machine["peak_gflops"]
     machine["peak_gflops"] = max([machine["peak_gflops"]] + [row.gflops for row in matmul if row.correct])
     machine["ridge_point_flop_per_byte"] = machine["peak_gflops"] / machine["memory_bandwidth_gbs"]
-    cores = psutil.cpu_count() or 1
     progress("measuring the copy bandwidth of every footprint (the roofline's memory slope)")
     for family in (matmul, relu):
         for size in sorted({row.size for row in family}):
             rows = [row for row in family if row.size == size]
             apply_roofline(rows, machine["peak_gflops"],
                            footprint_bandwidth(rows[0].bytes_moved, cores, machine["memory_bandwidth_gbs"], settle))
-    targets = measure_targets(kernels, quick, settle, progress)
+    targets = measure_targets(kernels, quick, settle, progress, measured)
     load = background_load(start, cpu_snapshot(), cores)
     return KernelBenchmark(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         quick=quick,
         settings={
-            "repeats": repeats,
+            "samples": {f"{family} {size}": list(sampling(family, size, quick)) for family, size in measured},
             "settle_seconds": settle,
             "matmul_sizes": list(matmul_sizes),
             "relu_sizes": list(relu_sizes),

@@ -35,6 +35,7 @@ class KernelRow:
     fraction_of_attainable: float | None = None
     baseline: str | None = None
     speedup: float | None = None
+    quiet: bool = True  # its size's measurement had every median within QUIET_SPREAD of its fastest sample
 
 
 @dataclass

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     )
     kernels.add_argument("--output", metavar="DIR", default=None,
                          help="directory for kernels.json and kernels.png (default: benchmarks/ in the project)")
-    kernels.add_argument("--quick", action="store_true", help="small sizes and few repeats: a check in seconds")
+    kernels.add_argument("--quick", action="store_true", help="small sizes and few samples: a check in seconds")
     kernels.set_defaults(func=run_kernels)
 
 
@@ -88,7 +88,8 @@ def render(results) -> None:
         return "[green]yes[/]" if row.correct else f"[red]no (max error {_number(row.max_abs_error, '.2e')})[/]"
 
     def kernel_table(title: str, rows: list, rate: str) -> None:
-        table = new_table(f"{title} — speedup vs {rows[0].baseline or '?'}",
+        disturbed = "" if all(r.quiet for r in rows) else " — [yellow]disturbed[/]: never quiet, read with care"
+        table = new_table(f"{title} — speedup vs {rows[0].baseline or '?'}{disturbed}",
                           ["kernel", ("median time", "right"), (rate, "right"), ("of attainable", "right"),
                            ("speedup", "right"), "correct"])
         for r in rows:
@@ -114,8 +115,11 @@ def render(results) -> None:
                       "[green]pass[/]" if t.passed else "[red]miss[/]" if t.quiet else "[yellow]disturbed[/]",
                       f"[{'yellow' if busy > BUSY_PERCENT else 'default'}]{busy:.0f}%[/]" if busy is not None else "—")
     console.print(table)
-    if any(not t.quiet for t in results.targets):
-        from tito.benchmark.goals import QUIET_SPREAD, TARGET_ATTEMPTS
+    if any(not t.quiet for t in results.targets) or any(not r.quiet for r in results.matmul + results.relu):
+        from tito.benchmark.goals import TARGET_ATTEMPTS
+        from tito.tools.speed import QUIET_SPREAD
 
         console.print(f"[yellow]disturbed: in each of {TARGET_ATTEMPTS} attempts some contender's median sample was "
                       f"over {QUIET_SPREAD}x its fastest, so no verdict was given; rerun on a quiet machine[/]")
+    console.print("the goals on kernels of the tables are read from the tables' own measurements at their sizes",
+                  highlight=False)
