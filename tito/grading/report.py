@@ -69,7 +69,7 @@ def gradebook_scores(gb, module: str) -> dict[str, GradebookScore]:
 
 def build_report(course: CoursePaths, modules: list[str] | None = None) -> list[ReportRow]:
     """Rows for every (module, student) pair the course knows, sorted by module then student."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
     require_course(course)
     rows = []
