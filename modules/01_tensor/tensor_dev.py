@@ -134,9 +134,172 @@ print("a bias broadcast to (1000, 3) has strides", np.broadcast_to(matrix[0], (1
 # reduced axes (`keepdims=True`) so the result still broadcasts against the input —
 # the trick behind numerically stable softmax in module 02.
 
+# %% [markdown]
+# The class is written in three cells: its arithmetic, its shapes and reductions,
+# and finally `Tensor` itself, which inherits both and holds the data. Each part
+# uses `Tensor` only when a method runs, so the parts can come before the class.
+
+# %% nbgrader={"grade": false, "grade_id": "tensor-arithmetic-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+class _TensorArithmetic:
+    """+ - * / @ of a Tensor, with broadcasting: one `_binary_op` for all of them."""
+
+    def _binary_op(self, other, op: Callable, symbol: str, reflected: bool = False) -> "Tensor":
+        """Apply numpy's binary `op` to self and `other` with broadcasting; return a Tensor.
+
+        TODO: compute `op(self.data, value_of_other)` (swap the operands when
+        `reflected`), and turn numpy's ValueError into one naming both shapes.
+
+        Steps:
+        1. `other` as raw data: a Tensor gives `.data`; a Python int/float/bool stays
+           as it is (numpy then keeps float32 * 2.0 in float32); anything else goes
+           through `Tensor(other).data` (which checks it).
+        2. `a, b = self.data, that`; swap them if `reflected`.
+        3. return `Tensor(op(a, b))`; on ValueError raise
+           ValueError(f"shapes {np.shape(a)} and {np.shape(b)} are incompatible for '{symbol}'").
+
+        Example:
+            >>> Tensor([[1.0], [2.0]])._binary_op(Tensor([10.0, 20.0]), np.add, "+")
+            Tensor([[11., 21.], [12., 22.]], shape=(2, 2), dtype=float32)
+            >>> Tensor(np.ones((2, 3)))._binary_op(Tensor(np.ones(4)), np.add, "+")
+            ValueError: shapes (2, 3) and (4,) are incompatible for '+'
+        """
+        ### BEGIN SOLUTION
+        if isinstance(other, Tensor):
+            other = other.data
+        elif not isinstance(other, (int, float, bool)) or isinstance(other, np.generic):
+            other = Tensor(other).data
+        a, b = (other, self.data) if reflected else (self.data, other)
+        try:
+            return Tensor(op(a, b))
+        except ValueError:
+            raise ValueError(f"shapes {np.shape(a)} and {np.shape(b)} are incompatible for '{symbol}'") from None
+        ### END SOLUTION
+
+    # + - * / and their reflected forms (2 * t calls t.__rmul__(2)): one _binary_op call each.
+    def __add__(self, other) -> "Tensor":
+        return self._binary_op(other, np.add, "+")
+
+    def __radd__(self, other) -> "Tensor":
+        return self._binary_op(other, np.add, "+", reflected=True)
+
+    def __sub__(self, other) -> "Tensor":
+        return self._binary_op(other, np.subtract, "-")
+
+    def __rsub__(self, other) -> "Tensor":
+        return self._binary_op(other, np.subtract, "-", reflected=True)
+
+    def __mul__(self, other) -> "Tensor":
+        return self._binary_op(other, np.multiply, "*")
+
+    def __rmul__(self, other) -> "Tensor":
+        return self._binary_op(other, np.multiply, "*", reflected=True)
+
+    def __truediv__(self, other) -> "Tensor":
+        return self._binary_op(other, np.true_divide, "/")
+
+    def __rtruediv__(self, other) -> "Tensor":
+        return self._binary_op(other, np.true_divide, "/", reflected=True)
+
+    def __matmul__(self, other) -> "Tensor":
+        """Matrix product `self @ other` with np.matmul's rules.
+
+        TODO: reuse `_binary_op` with np.matmul, so a mismatch of the inner
+        dimensions (or a 0-d operand) raises ValueError naming both shapes.
+
+        Example:
+            >>> Tensor([[1.0, 2.0]]) @ Tensor([[3.0], [4.0]])
+            Tensor([[11.]], shape=(1, 1), dtype=float32)
+            >>> Tensor(np.ones((2, 3))) @ Tensor(np.ones((4, 5)))
+            ValueError: shapes (2, 3) and (4, 5) are incompatible for '@'
+        """
+        ### BEGIN SOLUTION
+        return self._binary_op(other, np.matmul, "@")
+        ### END SOLUTION
+
+    def __rmatmul__(self, other) -> "Tensor":
+        return self._binary_op(other, np.matmul, "@", reflected=True)
+
+# %% nbgrader={"grade": false, "grade_id": "tensor-shape-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+class _TensorShapes:
+    """reshape, transpose and the reductions of a Tensor."""
+
+    def reshape(self, *shape) -> "Tensor":
+        """Same elements, new shape: t.reshape(2, 3) or t.reshape((2, 3)); -1 is inferred.
+
+        TODO: accept the shape as separate ints or one tuple; return a Tensor of
+        `self.data.reshape(shape)`. When the sizes disagree raise
+        ValueError(f"cannot reshape Tensor of shape {self.shape} into shape {shape}").
+
+        Example:
+            >>> Tensor(np.arange(6)).reshape(2, -1).shape
+            (2, 3)
+        """
+        ### BEGIN SOLUTION
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        try:
+            return Tensor(self.data.reshape(shape))
+        except ValueError:
+            raise ValueError(f"cannot reshape Tensor of shape {self.shape} into shape {shape}") from None
+        ### END SOLUTION
+
+    @property
+    def T(self) -> "Tensor":
+        """All axes reversed, like numpy's `.T`: shape (a, b, c) becomes (c, b, a).
+
+        TODO: return a Tensor of self.data.T (a view: no data is copied).
+        """
+        ### BEGIN SOLUTION
+        return Tensor(self.data.T)
+        ### END SOLUTION
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> "Tensor":
+        """Swap axes `dim0` and `dim1` (PyTorch's meaning); by default the last two.
+
+        TODO: return a Tensor of `np.swapaxes(self.data, dim0, dim1)`.
+
+        Example:
+            >>> Tensor(np.zeros((4, 2, 3))).transpose().shape
+            (4, 3, 2)
+            >>> Tensor(np.zeros((4, 2, 3))).transpose(0, 2).shape
+            (3, 2, 4)
+        """
+        ### BEGIN SOLUTION
+        return Tensor(np.swapaxes(self.data, dim0, dim1))
+        ### END SOLUTION
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
+        """Sum of the elements, over all axes (axis=None) or along `axis`.
+
+        TODO: return a Tensor of self.data.sum(axis=axis, keepdims=keepdims); the
+        result keeps the dtype (float32 stays float32), a full sum has shape ().
+
+        Example:
+            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
+            Tensor([4., 6.], shape=(2,), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        return Tensor(self.data.sum(axis=axis, keepdims=keepdims))
+        ### END SOLUTION
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
+        """Arithmetic mean, over all axes (axis=None) or along `axis`.
+
+        TODO: like `sum`, with self.data.mean; float32 stays float32.
+
+        Example:
+            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).mean(axis=1, keepdims=True)
+            Tensor([[1.5], [3.5]], shape=(2, 1), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        return Tensor(self.data.mean(axis=axis, keepdims=keepdims))
+        ### END SOLUTION
+
 # %% nbgrader={"grade": false, "grade_id": "tensor-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
-class Tensor:
+class Tensor(_TensorArithmetic, _TensorShapes):
     """An n-dimensional array of numbers: a numpy.ndarray with deep-learning semantics."""
 
     # Makes `ndarray <op> Tensor` defer to Tensor's reflected operators.
@@ -246,153 +409,6 @@ class Tensor:
         return np.array(self.data, dtype=dtype, copy=copy)
         ### END SOLUTION
 
-    def _binary_op(self, other, op: Callable, symbol: str, reflected: bool = False) -> "Tensor":
-        """Apply numpy's binary `op` to self and `other` with broadcasting; return a Tensor.
-
-        TODO: compute `op(self.data, value_of_other)` (swap the operands when
-        `reflected`), and turn numpy's ValueError into one naming both shapes.
-
-        Steps:
-        1. `other` as raw data: a Tensor gives `.data`; a Python int/float/bool stays
-           as it is (numpy then keeps float32 * 2.0 in float32); anything else goes
-           through `Tensor(other).data` (which checks it).
-        2. `a, b = self.data, that`; swap them if `reflected`.
-        3. return `Tensor(op(a, b))`; on ValueError raise
-           ValueError(f"shapes {np.shape(a)} and {np.shape(b)} are incompatible for '{symbol}'").
-
-        Example:
-            >>> Tensor([[1.0], [2.0]])._binary_op(Tensor([10.0, 20.0]), np.add, "+")
-            Tensor([[11., 21.], [12., 22.]], shape=(2, 2), dtype=float32)
-            >>> Tensor(np.ones((2, 3)))._binary_op(Tensor(np.ones(4)), np.add, "+")
-            ValueError: shapes (2, 3) and (4,) are incompatible for '+'
-        """
-        ### BEGIN SOLUTION
-        if isinstance(other, Tensor):
-            other = other.data
-        elif not isinstance(other, (int, float, bool)) or isinstance(other, np.generic):
-            other = Tensor(other).data
-        a, b = (other, self.data) if reflected else (self.data, other)
-        try:
-            return Tensor(op(a, b))
-        except ValueError:
-            raise ValueError(f"shapes {np.shape(a)} and {np.shape(b)} are incompatible for '{symbol}'") from None
-        ### END SOLUTION
-
-    # + - * / and their reflected forms (2 * t calls t.__rmul__(2)): one _binary_op call each.
-    def __add__(self, other) -> "Tensor":
-        return self._binary_op(other, np.add, "+")
-
-    def __radd__(self, other) -> "Tensor":
-        return self._binary_op(other, np.add, "+", reflected=True)
-
-    def __sub__(self, other) -> "Tensor":
-        return self._binary_op(other, np.subtract, "-")
-
-    def __rsub__(self, other) -> "Tensor":
-        return self._binary_op(other, np.subtract, "-", reflected=True)
-
-    def __mul__(self, other) -> "Tensor":
-        return self._binary_op(other, np.multiply, "*")
-
-    def __rmul__(self, other) -> "Tensor":
-        return self._binary_op(other, np.multiply, "*", reflected=True)
-
-    def __truediv__(self, other) -> "Tensor":
-        return self._binary_op(other, np.true_divide, "/")
-
-    def __rtruediv__(self, other) -> "Tensor":
-        return self._binary_op(other, np.true_divide, "/", reflected=True)
-
-    def __matmul__(self, other) -> "Tensor":
-        """Matrix product `self @ other` with np.matmul's rules.
-
-        TODO: reuse `_binary_op` with np.matmul, so a mismatch of the inner
-        dimensions (or a 0-d operand) raises ValueError naming both shapes.
-
-        Example:
-            >>> Tensor([[1.0, 2.0]]) @ Tensor([[3.0], [4.0]])
-            Tensor([[11.]], shape=(1, 1), dtype=float32)
-            >>> Tensor(np.ones((2, 3))) @ Tensor(np.ones((4, 5)))
-            ValueError: shapes (2, 3) and (4, 5) are incompatible for '@'
-        """
-        ### BEGIN SOLUTION
-        return self._binary_op(other, np.matmul, "@")
-        ### END SOLUTION
-
-    def __rmatmul__(self, other) -> "Tensor":
-        return self._binary_op(other, np.matmul, "@", reflected=True)
-
-    def reshape(self, *shape) -> "Tensor":
-        """Same elements, new shape: t.reshape(2, 3) or t.reshape((2, 3)); -1 is inferred.
-
-        TODO: accept the shape as separate ints or one tuple; return a Tensor of
-        `self.data.reshape(shape)`. When the sizes disagree raise
-        ValueError(f"cannot reshape Tensor of shape {self.shape} into shape {shape}").
-
-        Example:
-            >>> Tensor(np.arange(6)).reshape(2, -1).shape
-            (2, 3)
-        """
-        ### BEGIN SOLUTION
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        try:
-            return Tensor(self.data.reshape(shape))
-        except ValueError:
-            raise ValueError(f"cannot reshape Tensor of shape {self.shape} into shape {shape}") from None
-        ### END SOLUTION
-
-    @property
-    def T(self) -> "Tensor":
-        """All axes reversed, like numpy's `.T`: shape (a, b, c) becomes (c, b, a).
-
-        TODO: return a Tensor of self.data.T (a view: no data is copied).
-        """
-        ### BEGIN SOLUTION
-        return Tensor(self.data.T)
-        ### END SOLUTION
-
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> "Tensor":
-        """Swap axes `dim0` and `dim1` (PyTorch's meaning); by default the last two.
-
-        TODO: return a Tensor of `np.swapaxes(self.data, dim0, dim1)`.
-
-        Example:
-            >>> Tensor(np.zeros((4, 2, 3))).transpose().shape
-            (4, 3, 2)
-            >>> Tensor(np.zeros((4, 2, 3))).transpose(0, 2).shape
-            (3, 2, 4)
-        """
-        ### BEGIN SOLUTION
-        return Tensor(np.swapaxes(self.data, dim0, dim1))
-        ### END SOLUTION
-
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
-        """Sum of the elements, over all axes (axis=None) or along `axis`.
-
-        TODO: return a Tensor of self.data.sum(axis=axis, keepdims=keepdims); the
-        result keeps the dtype (float32 stays float32), a full sum has shape ().
-
-        Example:
-            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
-            Tensor([4., 6.], shape=(2,), dtype=float32)
-        """
-        ### BEGIN SOLUTION
-        return Tensor(self.data.sum(axis=axis, keepdims=keepdims))
-        ### END SOLUTION
-
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
-        """Arithmetic mean, over all axes (axis=None) or along `axis`.
-
-        TODO: like `sum`, with self.data.mean; float32 stays float32.
-
-        Example:
-            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).mean(axis=1, keepdims=True)
-            Tensor([[1.5], [3.5]], shape=(2, 1), dtype=float32)
-        """
-        ### BEGIN SOLUTION
-        return Tensor(self.data.mean(axis=axis, keepdims=keepdims))
-        ### END SOLUTION
 
     def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
         """True when `other` has a broadcast-compatible shape and equal values within tolerance.
