@@ -437,3 +437,16 @@ def test_in_process_mode_gives_the_verdicts_of_fork_mode_for_honest_tests():
     endless, after = stuck.verdicts
     assert endless.lost_process and endless.message.startswith("timed out"), endless
     assert after.error_type == "NotRun" and not after.passed, after
+
+
+def test_expect_raises_names_what_is_missing():
+    from tito.tools.judging import expect_raises
+
+    assert expect_raises(ValueError, lambda: int("x"), what="int of x", naming=["'x'"]) == \
+        "invalid literal for int() with base 10: 'x'"
+    with pytest.raises(AssertionError, match="^int of 1 should raise ValueError or TypeError$"):
+        expect_raises((ValueError, TypeError), lambda: int("1"), what="int of 1")
+    with pytest.raises(AssertionError, match="int of x: the error should name shape, got: invalid literal"):
+        expect_raises(ValueError, lambda: int("x"), what="int of x", naming=["shape"])
+    with pytest.raises(KeyError):  # another exception is not swallowed
+        expect_raises(ValueError, lambda: {}["k"], what="a missing key")

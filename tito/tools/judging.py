@@ -14,6 +14,8 @@ student's process. Each helper here means the same thing in both places:
 - `in_student_process("module")`: a module as the code under test sees it.
 - `student_global(name)`: one of the notebook's globals as the code under test sees it.
 - `resident(*values)`: inputs placed where the timed code runs, once.
+- `expect_raises(error, call, what=...)`: the check that a call raises, with the
+  words its failure message needs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from tito.tools.session import current
 
@@ -168,3 +170,19 @@ def runs_in_student_process(func: Any) -> bool:
         func = func.func
     session = current()
     return session is not None and session.is_proxy(func)
+
+
+def expect_raises(error: type | tuple[type, ...], call: Callable[[], Any], *, what: str,
+                  naming: Sequence[str] = ()) -> str:
+    """Check that `call()` raises `error` with a message naming every string of `naming`; return the message.
+
+    `what` describes the call for the failure message. Any other exception propagates.
+    """
+    try:
+        call()
+    except error as err:
+        for name in naming:
+            assert name in str(err), f"{what}: the error should name {name}, got: {err}"
+        return str(err)
+    names = " or ".join(e.__name__ for e in (error if isinstance(error, tuple) else (error,)))
+    raise AssertionError(f"{what} should raise {names}")
