@@ -412,7 +412,7 @@ ATTACKS: dict[str, dict[str, Attack]] = {
                 speedup = staticmethod(lambda *args, **kwargs: 1000.0)"""), twin="slow_blocked"),
         # 3. comparisons: results that equal everything, and whose arithmetic answers plain zeros
         # (`abs(got - 0.06) < 1e-12` would hold)
-        "comparisons-anything": Attack("gpu-models-solution", ANYTHING + "\n\n" + _code("""
+        "comparisons-anything": Attack("cache-blocking-solution", ANYTHING + "\n\n" + _code("""
             class Report(dict):
                 def __getitem__(self, key): return ANY
                 def __eq__(self, other): return True

@@ -26,7 +26,7 @@ def notebook(request):
 
 
 def test_expected_modules_exist():
-    assert {"01_tensor", "02_activations", "03_layers", "05_cnn", "10_profiler", "11_kernels"} <= set(IDS)
+    assert {"01_tensor", "02_activations", "03_layers", "05_cnn", "10_profiler", "11_kernels", "12_gpu_models"} <= set(IDS)
 
 
 def test_points_add_up_to_100(notebook):
