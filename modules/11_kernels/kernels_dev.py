@@ -1934,11 +1934,15 @@ MOVED_TO_GPU_MODELS = (
 
 
 def __getattr__(name: str) -> Any:
-    """A name of `MOVED_TO_GPU_MODELS`, from `tinytorch.core.gpu_models` (imported on first use)."""
-    if name in MOVED_TO_GPU_MODELS:
-        from tinytorch.core import gpu_models
+    """A name of `MOVED_TO_GPU_MODELS`, from `tinytorch.core.gpu_models` (imported on first use).
 
-        return getattr(gpu_models, name)
+    Imported by name, not by an import statement: module 11 does not depend on module 12, so a
+    workspace of module 11 alone needs no module 12 until one of these names is asked for.
+    """
+    if name in MOVED_TO_GPU_MODELS:
+        import importlib
+
+        return getattr(importlib.import_module("tinytorch.core.gpu_models"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% [markdown]
