@@ -337,6 +337,11 @@ if hasattr(os, "register_at_fork"):  # Windows has no fork, so no child to clean
 # elapsed microseconds. Module 10's `median_seconds` adds the warm-up and the repeats;
 # the demonstrations of this module use it.
 
+# %% nbgrader={"grade": false, "grade_id": "kernels-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+from tito.tools import speed
+from tito.tools.judging import expect_raises, in_student_process, plain, student_global
+from tito.tools.spotcheck import product_matches
+
 # %% nbgrader={"grade": false, "grade_id": "time-kernel-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
 def time_kernel(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -396,11 +401,6 @@ def time_kernel(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[An
 #   threads left running buy nothing. The *structure* checks (which pieces
 #   `run_in_parallel` received) ask your process what happened, and your process
 #   answers: they explain a failure, and the speed checks decide.
-
-# %% nbgrader={"grade": false, "grade_id": "kernels-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from tito.tools import speed
-from tito.tools.judging import expect_raises, in_student_process, plain, student_global
-from tito.tools.spotcheck import product_matches
 
 # %% nbgrader={"grade": true, "grade_id": "test-time-kernel", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 def test_unit_time_kernel():
@@ -536,6 +536,37 @@ print(f"n={size}: numpy.dot, median of 5  {warm_s * 1e3:9.3f} ms = {flops / warm
 # by how fast memory delivers the elements, not by arithmetic. Vectorizing it still
 # removes the interpreter — `np.maximum(x, 0)` is one C loop.
 
+# %% nbgrader={"grade": false, "grade_id": "vectorized-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# inputs drawn from a seed the speed check picks afresh, and full checks of the timed results
+
+def matrix_pair(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two n x n float32 matrices of standard normal values."""
+    a, b = np.random.default_rng(seed).standard_normal((2, n, n)).astype(np.float32)
+    return a, b
+
+
+def matmul_matches(got: Any, a: np.ndarray, b: np.ndarray, tolerance: float = 1e-3) -> None:
+    """A timed product `got` (plain, fetched) against the float64 product of `a` and `b`: every entry
+    through a random projection, and rows drawn after the call returned entry by entry."""
+    product_matches(plain(got), a, b, tolerance)
+
+
+# the baseline: the judge's own code, never yours
+
+def naive_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The triple loop of module 03, written here so that the baseline is not code under test."""
+    m, k = a.shape
+    n = b.shape[1]
+    rows, cols = a.tolist(), b.tolist()
+    out = [[0.0] * n for _ in range(m)]
+    for i in range(m):
+        for p in range(k):
+            x, row = rows[i][p], cols[p]
+            target = out[i]
+            for j in range(n):
+                target[j] += x * row[j]
+    return np.asarray(out, dtype=np.float32)
+
 # %% nbgrader={"grade": false, "grade_id": "vectorized-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
 def matmul_vectorized(A: Any, B: Any) -> Tensor | np.ndarray:
@@ -608,37 +639,6 @@ def vectorized_operations(x: Any, y: Any) -> dict[str, Any]:
     }
     return {key: _like_input(value, x) for key, value in results.items()}
     ### END SOLUTION
-
-# %% nbgrader={"grade": false, "grade_id": "vectorized-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# inputs drawn from a seed the speed check picks afresh, and full checks of the timed results
-
-def matrix_pair(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two n x n float32 matrices of standard normal values."""
-    a, b = np.random.default_rng(seed).standard_normal((2, n, n)).astype(np.float32)
-    return a, b
-
-
-def matmul_matches(got: Any, a: np.ndarray, b: np.ndarray, tolerance: float = 1e-3) -> None:
-    """A timed product `got` (plain, fetched) against the float64 product of `a` and `b`: every entry
-    through a random projection, and rows drawn after the call returned entry by entry."""
-    product_matches(plain(got), a, b, tolerance)
-
-
-# the baseline: the judge's own code, never yours
-
-def naive_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The triple loop of module 03, written here so that the baseline is not code under test."""
-    m, k = a.shape
-    n = b.shape[1]
-    rows, cols = a.tolist(), b.tolist()
-    out = [[0.0] * n for _ in range(m)]
-    for i in range(m):
-        for p in range(k):
-            x, row = rows[i][p], cols[p]
-            target = out[i]
-            for j in range(n):
-                target[j] += x * row[j]
-    return np.asarray(out, dtype=np.float32)
 
 # %% nbgrader={"grade": true, "grade_id": "test-matmul-vectorized", "locked": true, "points": 9, "schema_version": 3, "solution": false, "task": false}
 def test_unit_matmul_vectorized():
@@ -752,6 +752,34 @@ for level, nbytes in cache_sizes().items():
 # why the innermost loop walks along a *row* of B and C: consecutive elements share a
 # cache line, so one miss brings in 16 float32 values.
 
+# %% nbgrader={"grade": false, "grade_id": "cache-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+@lru_cache(maxsize=1)
+def _threadpool_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread for a measurement (threadpoolctl), here and in the process that runs
+    your code. Your side's limit is a courtesy: a single-core check charges your kernel the CPU time
+    the operating system counted for your process where that exceeds the time it took."""
+    with _threadpool_controller().limit(limits=1, user_api="blas"), \
+            in_student_process("threadpoolctl").threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+# structure: what the kernel asks
+
+def block_sizes_asked(call: Callable[[], Any], answer: int) -> tuple[Any, list[int]]:
+    """Run `call()` with `choose_block_size` answering `answer`; return its result and the itemsizes asked."""
+    asked = []
+    original = globals()["choose_block_size"]
+    globals()["choose_block_size"] = lambda itemsize, caches=None: asked.append(plain(itemsize)) or answer
+    try:
+        return call(), asked
+    finally:
+        globals()["choose_block_size"] = original
+
 # %% nbgrader={"grade": false, "grade_id": "cache-blocking-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
 def choose_block_size(itemsize: int, caches: dict[str, int] | None = None) -> int:
@@ -847,34 +875,6 @@ def cache_friendly_matmul(A: Any, B: Any, block_size: int = TEACHING_BLOCK_SIZE)
                             c[i, j] += a_ip * b[p, j]
     return _like_input(c, A)
     ### END SOLUTION
-
-# %% nbgrader={"grade": false, "grade_id": "cache-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
-@lru_cache(maxsize=1)
-def _threadpool_controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-@contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """BLAS limited to one thread for a measurement (threadpoolctl), here and in the process that runs
-    your code. Your side's limit is a courtesy: a single-core check charges your kernel the CPU time
-    the operating system counted for your process where that exceeds the time it took."""
-    with _threadpool_controller().limit(limits=1, user_api="blas"), \
-            in_student_process("threadpoolctl").threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-# structure: what the kernel asks
-
-def block_sizes_asked(call: Callable[[], Any], answer: int) -> tuple[Any, list[int]]:
-    """Run `call()` with `choose_block_size` answering `answer`; return its result and the itemsizes asked."""
-    asked = []
-    original = globals()["choose_block_size"]
-    globals()["choose_block_size"] = lambda itemsize, caches=None: asked.append(plain(itemsize)) or answer
-    try:
-        return call(), asked
-    finally:
-        globals()["choose_block_size"] = original
 
 # %% nbgrader={"grade": true, "grade_id": "test-choose-block-size", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 def test_unit_choose_block_size():
@@ -1076,6 +1076,126 @@ for block in (32, 64, 128, 256, 512):
 # fastest, and a machine gain worth measuring); the check measures again when it was
 # not, and a machine that never was quiet makes the check inconclusive, never passed.
 
+# %% nbgrader={"grade": false, "grade_id": "parallel-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import threading
+from functools import partial
+
+PARALLEL_WORKERS = 2  # the graded parallel checks use two workers on every machine
+# share of the machine's extra speed from two workers a parallel kernel must get: a quarter, because the
+# grader calls your kernel from another process, and each call first wakes your process and its workers
+# (a kernel whose pieces run one after the other gains nothing at all)
+PARALLEL_SHARE = 0.25
+PARALLEL_MATMUL_N = 1024  # large enough that handing pieces to the workers costs little against the product
+PARALLEL_RELU_ELEMENTS = 10**7  # 40 MB of float32: far beyond the caches of one core
+
+
+def float_vector(elements: int, seed: int) -> tuple[np.ndarray]:
+    """One float32 vector of values uniform in [-0.5, 0.5), as a 1-tuple of arguments."""
+    x = np.random.default_rng(seed).random(elements, dtype=np.float32)
+    x -= 0.5
+    return (x,)
+
+
+def relu_matches(got: Any, x: np.ndarray) -> None:
+    """The whole ReLU result `got` against max(x, 0)."""
+    got = plain(got)
+    assert type(got) is np.ndarray and got.shape == x.shape and np.array_equal(got, np.maximum(x, 0)), (
+        f"a timed ReLU of shape {x.shape} should equal np.maximum(x, 0)")
+
+
+def fresh_relu(x: np.ndarray) -> np.ndarray:
+    """ReLU into a fresh output with one numpy call: the baseline and the machine's streaming reference."""
+    return np.maximum(x, 0)
+
+
+def required_parallel_gain(machine_gain: float) -> float:
+    """The gain a parallel kernel must show: PARALLEL_SHARE of the machine's extra speed."""
+    return 1 + PARALLEL_SHARE * (machine_gain - 1)
+
+
+def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
+                  reference: Callable[..., Any], check: Callable[..., None]) -> speed.ParallelGain:
+    """`kernel`'s gain over `baseline` and the machine's gain for PARALLEL_WORKERS threads of
+    `reference`, measured in the same rounds (`tito.tools.speed.parallel_gain`)."""
+    return speed.parallel_gain(kernel, baseline, make_args, reference, PARALLEL_WORKERS, required_parallel_gain,
+                               check=check)
+
+
+# structure: what the kernels do inside
+
+def run_in_parallel_calls(call: Callable[[], Any]) -> list[list[tuple[int, int]]]:
+    """Run `call()`; return the pieces of every `run_in_parallel` call it made."""
+    calls = []
+    original = globals()["run_in_parallel"]
+
+    def spy(task, pieces):
+        calls.append([tuple(piece) for piece in plain(pieces)])
+        return original(task, pieces)
+
+    globals()["run_in_parallel"] = spy
+    try:
+        call()
+    finally:
+        globals()["run_in_parallel"] = original
+    return calls
+
+
+def square_early_items_last(v: int) -> int:
+    """v * v, after a sleep that makes early items finish last: the order of results must still hold."""
+    time.sleep(0.002 * (5 - v))
+    return v * v
+
+
+def row_sum(row: Any) -> float:
+    return float(plain(row.data).sum())
+
+
+def fail_on_three(v: int) -> int:
+    if v == 3:
+        raise KeyError("item 3")
+    return v
+
+
+def most_items_at_once(items: Iterable[Any], num_workers: int) -> int:
+    """The most items `parallel_batch_processing` had in progress at the same time (each takes 50 ms),
+    counted by this function itself, not by your code."""
+    running, most, lock = [0], [0], threading.Lock()
+
+    def count_while_running(v):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return v
+
+    parallel_batch_processing(items, count_while_running, num_workers=num_workers)
+    return most[0]
+
+
+def open_blas_regions() -> int:
+    """How many `blas_single_thread` regions your code has open right now."""
+    return plain(student_global("_blas_regions"))
+
+
+def pieces_meeting(pieces: Sequence[tuple[int, int]], timeout: float = 5.0) -> tuple[bool, list[tuple[int, int]]]:
+    """Run `run_in_parallel` with a task that waits until every piece runs: (did they all meet, pieces run).
+    The meeting point is this cell's own barrier: the pieces meet only if they really run at once."""
+    ran, lock = [], threading.Lock()
+    meeting = threading.Barrier(len(pieces), timeout=timeout)
+
+    def wait_for_all(lo, hi):
+        meeting.wait()
+        with lock:
+            ran.append((plain(lo), plain(hi)))
+
+    try:
+        run_in_parallel(wait_for_all, pieces)
+    except threading.BrokenBarrierError:
+        return False, sorted(ran)
+    return True, sorted(ran)
+
 # %% nbgrader={"grade": false, "grade_id": "parallel-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
 def run_in_parallel(task: Callable[[int, int], None], pieces: Sequence[tuple[int, int]]) -> None:
@@ -1213,126 +1333,6 @@ def parallel_batch_processing(batch_data: Iterable[Any], operation: Callable[[An
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(operation, items))
     ### END SOLUTION
-
-# %% nbgrader={"grade": false, "grade_id": "parallel-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
-import threading
-from functools import partial
-
-PARALLEL_WORKERS = 2  # the graded parallel checks use two workers on every machine
-# share of the machine's extra speed from two workers a parallel kernel must get: a quarter, because the
-# grader calls your kernel from another process, and each call first wakes your process and its workers
-# (a kernel whose pieces run one after the other gains nothing at all)
-PARALLEL_SHARE = 0.25
-PARALLEL_MATMUL_N = 1024  # large enough that handing pieces to the workers costs little against the product
-PARALLEL_RELU_ELEMENTS = 10**7  # 40 MB of float32: far beyond the caches of one core
-
-
-def float_vector(elements: int, seed: int) -> tuple[np.ndarray]:
-    """One float32 vector of values uniform in [-0.5, 0.5), as a 1-tuple of arguments."""
-    x = np.random.default_rng(seed).random(elements, dtype=np.float32)
-    x -= 0.5
-    return (x,)
-
-
-def relu_matches(got: Any, x: np.ndarray) -> None:
-    """The whole ReLU result `got` against max(x, 0)."""
-    got = plain(got)
-    assert type(got) is np.ndarray and got.shape == x.shape and np.array_equal(got, np.maximum(x, 0)), (
-        f"a timed ReLU of shape {x.shape} should equal np.maximum(x, 0)")
-
-
-def fresh_relu(x: np.ndarray) -> np.ndarray:
-    """ReLU into a fresh output with one numpy call: the baseline and the machine's streaming reference."""
-    return np.maximum(x, 0)
-
-
-def required_parallel_gain(machine_gain: float) -> float:
-    """The gain a parallel kernel must show: PARALLEL_SHARE of the machine's extra speed."""
-    return 1 + PARALLEL_SHARE * (machine_gain - 1)
-
-
-def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
-                  reference: Callable[..., Any], check: Callable[..., None]) -> speed.ParallelGain:
-    """`kernel`'s gain over `baseline` and the machine's gain for PARALLEL_WORKERS threads of
-    `reference`, measured in the same rounds (`tito.tools.speed.parallel_gain`)."""
-    return speed.parallel_gain(kernel, baseline, make_args, reference, PARALLEL_WORKERS, required_parallel_gain,
-                               check=check)
-
-
-# structure: what the kernels do inside
-
-def run_in_parallel_calls(call: Callable[[], Any]) -> list[list[tuple[int, int]]]:
-    """Run `call()`; return the pieces of every `run_in_parallel` call it made."""
-    calls = []
-    original = globals()["run_in_parallel"]
-
-    def spy(task, pieces):
-        calls.append([tuple(piece) for piece in plain(pieces)])
-        return original(task, pieces)
-
-    globals()["run_in_parallel"] = spy
-    try:
-        call()
-    finally:
-        globals()["run_in_parallel"] = original
-    return calls
-
-
-def square_early_items_last(v: int) -> int:
-    """v * v, after a sleep that makes early items finish last: the order of results must still hold."""
-    time.sleep(0.002 * (5 - v))
-    return v * v
-
-
-def row_sum(row: Any) -> float:
-    return float(plain(row.data).sum())
-
-
-def fail_on_three(v: int) -> int:
-    if v == 3:
-        raise KeyError("item 3")
-    return v
-
-
-def most_items_at_once(items: Iterable[Any], num_workers: int) -> int:
-    """The most items `parallel_batch_processing` had in progress at the same time (each takes 50 ms),
-    counted by this function itself, not by your code."""
-    running, most, lock = [0], [0], threading.Lock()
-
-    def count_while_running(v):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.05)
-        with lock:
-            running[0] -= 1
-        return v
-
-    parallel_batch_processing(items, count_while_running, num_workers=num_workers)
-    return most[0]
-
-
-def open_blas_regions() -> int:
-    """How many `blas_single_thread` regions your code has open right now."""
-    return plain(student_global("_blas_regions"))
-
-
-def pieces_meeting(pieces: Sequence[tuple[int, int]], timeout: float = 5.0) -> tuple[bool, list[tuple[int, int]]]:
-    """Run `run_in_parallel` with a task that waits until every piece runs: (did they all meet, pieces run).
-    The meeting point is this cell's own barrier: the pieces meet only if they really run at once."""
-    ran, lock = [], threading.Lock()
-    meeting = threading.Barrier(len(pieces), timeout=timeout)
-
-    def wait_for_all(lo, hi):
-        meeting.wait()
-        with lock:
-            ran.append((plain(lo), plain(hi)))
-
-    try:
-        run_in_parallel(wait_for_all, pieces)
-    except threading.BrokenBarrierError:
-        return False, sorted(ran)
-    return True, sorted(ran)
 
 # %% nbgrader={"grade": true, "grade_id": "test-matmul-parallel", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_matmul_parallel():
@@ -1634,6 +1634,22 @@ def test_unit_quantize_symmetric():
 
 test_unit_quantize_symmetric()
 
+# %% nbgrader={"grade": false, "grade_id": "quantization-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def int8_pair(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two n x n int8 matrices with values in [-127, 127]."""
+    qa, qb = np.random.default_rng(seed).integers(-127, 128, size=(2, n, n)).astype(np.int8)
+    return qa, qb
+
+
+def exact_matmul_matches(got: Any, a: np.ndarray, b: np.ndarray) -> None:
+    """A timed integer product `got` against the int64 product, exactly, checked the same way."""
+    product_matches(plain(got), a, b)
+
+
+def int32_matmul(qa: np.ndarray, qb: np.ndarray) -> np.ndarray:
+    """numpy's own integer product: the baseline an int8 kernel is measured against."""
+    return qa.astype(np.int32) @ qb.astype(np.int32)
+
 # %% nbgrader={"grade": false, "grade_id": "int8-matmul-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
 def int8_matmul(qa: Any, qb: Any, dtype: Any = np.int32) -> np.ndarray:
@@ -1726,22 +1742,6 @@ def quantized_relu(x: Any, scale: float | None = None) -> Tensor | np.ndarray:
     out *= used_scale
     return _like_input(out, x)
     ### END SOLUTION
-
-# %% nbgrader={"grade": false, "grade_id": "quantization-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
-def int8_pair(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two n x n int8 matrices with values in [-127, 127]."""
-    qa, qb = np.random.default_rng(seed).integers(-127, 128, size=(2, n, n)).astype(np.int8)
-    return qa, qb
-
-
-def exact_matmul_matches(got: Any, a: np.ndarray, b: np.ndarray) -> None:
-    """A timed integer product `got` against the int64 product, exactly, checked the same way."""
-    product_matches(plain(got), a, b)
-
-
-def int32_matmul(qa: np.ndarray, qb: np.ndarray) -> np.ndarray:
-    """numpy's own integer product: the baseline an int8 kernel is measured against."""
-    return qa.astype(np.int32) @ qb.astype(np.int32)
 
 # %% nbgrader={"grade": true, "grade_id": "test-int8-matmul", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_unit_int8_matmul():

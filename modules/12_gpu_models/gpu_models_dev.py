@@ -129,6 +129,9 @@ ORIGINAL_VALUE_NAMES = {  # section -> {original name: our name}
     "kernel_fusion": {"performance_improvement": "traffic_reduction"},
 }
 
+# %% nbgrader={"grade": false, "grade_id": "gpu-models-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+from tito.tools.judging import expect_raises, plain
+
 # %% nbgrader={"grade": false, "grade_id": "gpu-models-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
 def warp_memory_transactions(element_indices: Sequence[int], element_bytes: int = 4) -> dict[str, Any]:
@@ -239,9 +242,6 @@ def ring_allreduce_seconds(nbytes: float, num_gpus: int, link_bandwidth_gbs: flo
     steps = 2 * (gpus - 1)
     return steps * (latency_s + nbytes / (gpus * link_bandwidth_gbs * 1e9))
     ### END SOLUTION
-
-# %% nbgrader={"grade": false, "grade_id": "gpu-models-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from tito.tools.judging import expect_raises, plain
 
 # %% nbgrader={"grade": true, "grade_id": "test-gpu-models", "locked": true, "points": 40, "schema_version": 3, "solution": false, "task": false}
 def test_unit_gpu_models():
