@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import REPO
-from tito.notebooks import read_source
+from tito.notebook.source import read_source
 from tito.project import list_modules
 
 MAX_CELL_LINES = 150
