@@ -39,7 +39,7 @@ MODULES = {"01": "01_tensor", "03": "03_layers", "11": "11_kernels"}
 STATES = ("blank", "partial", "complete")
 PARTIAL = {"03_layers": {"matmul-naive-solution", "xavier-solution"},
            "11_kernels": {"time-kernel-solution", "matmul-baseline-solution", "vectorized-solution"}}
-# module 01 has one solution cell: its partial notebook leaves one method unwritten
+# module 01's partial notebook is its complete one with one method left unwritten
 UNWRITTEN_TRANSPOSE = ("def _unwritten(self, *axes):\n    raise NotImplementedError('transpose is not written yet')\n\n"
                        "Tensor.transpose = _unwritten")
 
