@@ -109,6 +109,7 @@ PARTIALS: dict[str, dict[str, tuple[str, str, str]]] = {
 }
 BLOCKED = {"cache-blocking-solution"}  # the solution cells solved in module 11's "blocked" notebook
 VECTORIZED = {"vectorized-solution"}  # and in its "vectorized" notebook
+PARALLEL = {"vectorized-solution", "parallel-solution"}  # and in the one its parallel attacks start from
 
 # module 11, on the reference: kernels that hand their pieces to run_in_parallel but do the work afterwards,
 # one product on one thread (honest score: the two parallel speed checks fail wherever they run)

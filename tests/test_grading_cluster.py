@@ -89,8 +89,8 @@ def cluster(tmp_path_factory):
     try:
         cpus = sorted(os.sched_getaffinity(0))
         for index, name in enumerate(("alpha", "beta")):
-            # each grading machine of this test is one core, as each slot of the two-worker local pool is, so
-            # that both runs judge the same checks (module 11's parallel speed checks need two cores)
+            # each grading machine of this test is one core: its module 11 submissions stop short of the parallel
+            # speed checks, which need two cores (on one they are inconclusive, never passed)
             pin = ["taskset", "-c", str(cpus[index % len(cpus)])]
             workers[name] = start([*pin, str(BIN / "tito"), "nbgrader", "worker", address, "--slots", "1", "--name", name],
                                   logs / f"{name}.log")
@@ -132,7 +132,8 @@ def test_cluster_grades_as_one_machine_and_survives_a_killed_worker(tmp_path, cl
     cases = {
         EARLY: {"ref": early_ref, "blank": nbformat.read(course.release_notebook(EARLY), as_version=4),
                 "selfkill": with_cell_after(early_ref, "tensor-solution", "import os\nos._exit(3)")},
-        KERNELS: {"ref": solved_release(course, KERNELS),
+        # all but the parallel kernels: every other speed check, judged alike on one core and on two
+        KERNELS: {"most": solved_release(course, KERNELS, set(solution_ids(course, KERNELS)) - {"parallel-solution"}),
                   "blank": nbformat.read(course.release_notebook(KERNELS), as_version=4),
                   "half": solved_release(course, KERNELS, set(solution_ids(course, KERNELS)[:3]))},
     }
@@ -148,7 +149,7 @@ def test_cluster_grades_as_one_machine_and_survives_a_killed_worker(tmp_path, cl
         assert all(o.worker.startswith(f"{socket.gethostname()} pool process ") for o in local)
     one_machine = build_report(course)
     statuses = {(r.module, r.student): r.status for r in one_machine}
-    assert statuses[(EARLY, "ref")] == statuses[(KERNELS, "ref")] == "graded"
+    assert statuses[(EARLY, "ref")] == statuses[(KERNELS, "most")] == "graded"
     assert statuses[(EARLY, "selfkill")] == "error"
     assert 0 < next(r.score for r in one_machine if (r.module, r.student) == (KERNELS, "half")) < 100
 

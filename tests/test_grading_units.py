@@ -20,7 +20,7 @@ from tito.notebook.cells import SOLUTION
 from tito.grading.leaks import find_leaks, html_text, notebook_text, secret_lines
 from tito.grading.paths import COURSE_DIR_ENV, course_dir, notebook_id
 from tito.grading.report import CSV_COLUMNS, ReportRow, render_report
-from tito.grading.sandbox import SandboxLimits, SandboxSettings, cpu_share
+from tito.grading.sandbox import SandboxLimits, SandboxSettings, cpu_share, kernels_at_once
 from tito.grading.sandbox_launcher import _outermost, masked_paths, split_arguments
 
 
@@ -169,6 +169,25 @@ def test_cpu_shares_are_disjoint_when_there_are_enough_cpus(monkeypatch):
     assert [cpu_share(s, 4) for s in range(4)] == [(0,), (1,), (2,), (3,)]
     assert cpu_share(0, 1) == (0, 1, 2, 3)
     assert [cpu_share(s, 6) for s in range(6)] == [(0,), (1,), (2,), (3,), (0,), (1,)]
+
+
+def test_no_more_kernels_at_once_than_leave_each_the_cpus_its_module_needs(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert [kernels_at_once(workers, 1) for workers in (1, 2, 4, 8)] == [1, 2, 4, 4]
+    assert [kernels_at_once(workers, 2) for workers in (1, 2, 4, 8)] == [1, 2, 2, 2]
+    assert kernels_at_once(4, 8) == 1, "a machine too small for one kernel still grades, one at a time"
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert kernels_at_once(2, 2) == 1 and kernels_at_once(2, 1) == 2
+
+
+def test_kernel_cpus_come_from_the_notebooks_metadata():
+    from tito.notebook.cells import kernel_cpus
+
+    assert kernel_cpus(new_notebook()) == 1
+    assert kernel_cpus(new_notebook(metadata={"tinytorch": {"kernel_cpus": 2}})) == 2
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(TitoError, match=r"tinytorch.kernel_cpus must be a whole number of at least 1, got"):
+            kernel_cpus(new_notebook(metadata={"tinytorch": {"kernel_cpus": bad}}))
 
 
 def test_launcher_masks_everything_but_the_system_and_what_the_kernel_needs():

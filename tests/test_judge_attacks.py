@@ -26,8 +26,9 @@ import pytest
 
 import attack_notebooks as classes
 from grading_support import solution_ids, solved_release, with_cell_after, write_notebook
-from helpers import REPO, run_tito
+from helpers import PARALLEL_SPEED_CHECKS, REPO, run_tito
 from tito.grading.course import submit
+from tito.grading.sandbox import available_cpus
 from tito.grading.paths import CoursePaths
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning")]
@@ -177,12 +178,13 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
         cases[key] = {"ref": solved_release(course, key), "blank": blank}
         for name in attacks_of(key):
             cases[key][f"blank-{name}"] = attacked(blank, first_solution, ATTACKS[name].replace("{target}", TARGETS[key]))
-    reference_11 = cases["11_kernels"]["ref"]
-    sequential = attacked(reference_11, "parallel-solution", SEQUENTIAL_RUN_IN_PARALLEL)
+    # the parallel attacks on a notebook with the parallel kernels solved (and vectorized_relu, which they call
+    # on small inputs): the other tests fail at once, and one kernel is graded with both CPUs at a time
+    parallel_11 = solved_release(course, "11_kernels", classes.PARALLEL)
+    sequential = attacked(parallel_11, "parallel-solution", SEQUENTIAL_RUN_IN_PARALLEL)
     cases["11_kernels"]["sequential"] = sequential
     cases["11_kernels"]["sequential-rebind"] = attacked(sequential, "parallel-solution",
                                                         SEQUENTIAL_RUN_IN_PARALLEL + "\n" + REBIND_SPEED_HELPERS)
-    cases["11_kernels"]["ref-custom_exc"] = attacked(reference_11, "time-kernel-solution", ATTACKS["custom_exc"])
     for key in CLASS_MODULES:
         blank = nbformat.read(course.release_notebook(key), as_version=4)
         cases.setdefault(key, {"ref": solved_release(course, key), "blank": blank}).update(class_cases(course, key))
@@ -195,6 +197,9 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
     for key in CLASS_MODULES:
         result = tito("autograde", key, "--workers", "2", "--timeout", str(ATTACK_TIMEOUT))
         assert result.returncode == 0, result.stderr + result.stdout
+        if key == "11_kernels" and len(available_cpus()) in (2, 3):  # its parallel checks need 2 CPUs per kernel
+            told = " ".join(result.stdout.split())
+            assert "speed checks need 2 CPUs per kernel: grading 1 at once instead of 2" in told, result.stdout
     report = tito("report", "--format", "csv")
     assert report.returncode == 0, report.stderr
     return {(row["module"], row["student"]): row for row in csv.DictReader(io.StringIO(report.stdout))}
@@ -256,9 +261,6 @@ def test_no_attack_raises_the_score_of_a_blank_notebook(graded, key, attack):
     assert float(row["score"]) <= score(graded, key, "blank") == 0.0, f"{key} blank+{attack}: {row}"
 
 
-PARALLEL_CHECKS = ("test_unit_matmul_parallel", "test_unit_parallel_relu")  # the checks a sequential kernel fails
-
-
 def failing(graded, key: str, student: str) -> set[str]:
     return set(filter(None, graded[(key, student)]["failing_tests"].split(";")))
 
@@ -267,11 +269,9 @@ def test_rebinding_the_speed_helpers_earns_no_speed_points(graded):
     """Per check, not by total: the single-core speed checks of both notebooks may each end inconclusive
     on a busy machine, which says nothing about the attack."""
     key = "11_kernels"
-    caught = failing(graded, key, "sequential") & set(PARALLEL_CHECKS)
+    caught = failing(graded, key, "sequential") & set(PARALLEL_SPEED_CHECKS.values())
     assert caught, f"a sequential run_in_parallel should fail a parallel check: {graded[(key, 'sequential')]}"
     assert caught <= failing(graded, key, "sequential-rebind"), (graded[(key, "sequential-rebind")], caught)
-    # an attack does not cost a correct solution its points (but for a speed check left inconclusive by a busy machine)
-    assert score(graded, key, "ref-custom_exc") >= 82.0, graded[(key, "ref-custom_exc")]
 
 
 @pytest.mark.parametrize("key, attack, sign", [
@@ -362,5 +362,5 @@ def test_claiming_one_cpu_skips_no_parallel_speed_check():
     after, lazy = classes.LAZY_PARALLEL
     one_cpu = with_cell_after(with_cell_after(load_module_notebook(module), after, lazy), after, classes.ONE_CPU)
     report = run_module_tests(module, nb=one_cpu)
-    passed = {t.grade_id for t in report.graded if t.passed} & {"test-matmul-parallel", "test-parallel-relu"}
+    passed = {t.grade_id for t in report.graded if t.passed} & set(PARALLEL_SPEED_CHECKS)
     assert not passed, f"one-thread kernels passed {sorted(passed)} with one CPU claimed"

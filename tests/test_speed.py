@@ -172,6 +172,23 @@ def test_usable_cores_come_from_the_operating_system():
     assert speed.usable_cores() == expected >= 1
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="pins this thread to one CPU")
+def test_a_parallel_check_on_one_core_is_inconclusive_and_says_why():
+    """Never skipped (a skipped check would pass unmeasured) and never measured (there is no gain to see)."""
+    import os
+
+    before = os.sched_getaffinity(0)
+    called = []
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        with pytest.raises(speed.Inconclusive, match=r"needs 2 CPUs and this kernel may use 1, so it was not made"):
+            speed.parallel_gain(lambda x: called.append(x), np.negative, lambda seed: (np.ones(4),), np.negative,
+                                workers=2, required=lambda machine: 1.0)
+    finally:
+        os.sched_setaffinity(0, before)
+    assert called == [], "the kernel should not even be timed"
+
+
 def test_a_student_function_gets_fresh_inputs_on_every_timed_call():
     report = judge({"fresh": textwrap.dedent("""
         from tito.tools import speed

@@ -10,6 +10,8 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   tinytorch:
+#     kernel_cpus: 2
 # ---
 
 # %% [markdown]
@@ -1069,12 +1071,15 @@ for block in (32, 64, 128, 256, 512):
 # gain, measured in the same run**: the speedup of `PARALLEL_WORKERS` = 2
 # independent copies of the same kind of work (single-thread products; ReLUs into
 # fresh outputs) run side by side instead of one after the other. Your kernel must
-# get at least `PARALLEL_SHARE` of that extra speed with 2 workers. A student's
+# get at least `PARALLEL_SHARE` of that extra speed with 2 workers (`PARALLEL_RELU_SHARE`
+# for ReLU, whose extra speed is memory bandwidth a kernel shares less well). A student's
 # 4-core laptop and a 64-core grading server thus judge the same thing, and a
 # loaded machine lowers the bar together with the kernel. A measurement counts only
 # when the machine was quiet during it (every contender's median sample close to its
 # fastest, and a machine gain worth measuring); the check measures again when it was
 # not, and a machine that never was quiet makes the check inconclusive, never passed.
+# So does a machine (or a grading kernel's CPU share) with fewer than 2 cores: there
+# is no parallel gain to measure, and the check says so instead of passing unmeasured.
 
 # %% nbgrader={"grade": false, "grade_id": "parallel-test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import threading
@@ -1085,6 +1090,11 @@ PARALLEL_WORKERS = 2  # the graded parallel checks use two workers on every mach
 # grader calls your kernel from another process, and each call first wakes your process and its workers
 # (a kernel whose pieces run one after the other gains nothing at all)
 PARALLEL_SHARE = 0.25
+# parallel_relu's share is smaller: its extra speed is memory bandwidth, and every call also pays, on top of
+# waking the workers, for the page faults of its fresh 40 MB output, which two threads of one process cannot
+# take fully in parallel; judged from the grader's process, a correct kernel gets well under a quarter of what
+# two independent ReLUs gain. A kernel whose pieces run one after the other still gains nothing at all.
+PARALLEL_RELU_SHARE = 0.1
 PARALLEL_MATMUL_N = 1024  # large enough that handing pieces to the workers costs little against the product
 PARALLEL_RELU_ELEMENTS = 10**7  # 40 MB of float32: far beyond the caches of one core
 
@@ -1108,16 +1118,18 @@ def fresh_relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0)
 
 
-def required_parallel_gain(machine_gain: float) -> float:
-    """The gain a parallel kernel must show: PARALLEL_SHARE of the machine's extra speed."""
-    return 1 + PARALLEL_SHARE * (machine_gain - 1)
+def required_parallel_gain(machine_gain: float, share: float = PARALLEL_SHARE) -> float:
+    """The gain a parallel kernel must show: `share` of the machine's extra speed."""
+    return 1 + share * (machine_gain - 1)
 
 
 def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
-                  reference: Callable[..., Any], check: Callable[..., None]) -> speed.ParallelGain:
+                  reference: Callable[..., Any], check: Callable[..., None],
+                  share: float = PARALLEL_SHARE) -> speed.ParallelGain:
     """`kernel`'s gain over `baseline` and the machine's gain for PARALLEL_WORKERS threads of
     `reference`, measured in the same rounds (`tito.tools.speed.parallel_gain`)."""
-    return speed.parallel_gain(kernel, baseline, make_args, reference, PARALLEL_WORKERS, required_parallel_gain,
+    return speed.parallel_gain(kernel, baseline, make_args, reference, PARALLEL_WORKERS,
+                               lambda machine: required_parallel_gain(machine, share),
                                check=check)
 
 
@@ -1372,19 +1384,18 @@ def test_unit_matmul_parallel():
     # Performance: 2 workers against one single-thread BLAS product, BLAS on one thread throughout so that
     # only your threads can make the difference, judged against what 2 independent single-thread products
     # gain from running at once on this machine, right now.
-    if speed.usable_cores() >= PARALLEL_WORKERS:  # the grader's own count, not your process's answer
-        with one_blas_thread():
-            measured = parallel_gain(partial(matmul_parallel, num_processes=PARALLEL_WORKERS), np.matmul,
-                                     lambda seed: matrix_pair(PARALLEL_MATMUL_N, seed), reference=np.matmul,
-                                     check=matmul_matches)
-        assert measured.kernel >= required_parallel_gain(measured.machine), (
-            f"with {PARALLEL_WORKERS} workers matmul_parallel should be at least "
-            f"{required_parallel_gain(measured.machine):.2f}x faster than single-thread BLAS at n={PARALLEL_MATMUL_N} "
-            f"(two independent products run {measured.machine:.2f}x faster side by side on this machine right now), "
-            f"got {measured.kernel:.2f}x: do the workers run at the same time, with BLAS on one thread each?")
-        assert measured.busy_threads in (None, *range(PARALLEL_WORKERS, 64)), (
-            f"the operating system saw {measured.busy_threads} thread of your process working during a call of "
-            f"matmul_parallel with {PARALLEL_WORKERS} workers")
+    with one_blas_thread():
+        measured = parallel_gain(partial(matmul_parallel, num_processes=PARALLEL_WORKERS), np.matmul,
+                                 lambda seed: matrix_pair(PARALLEL_MATMUL_N, seed), reference=np.matmul,
+                                 check=matmul_matches)
+    assert measured.kernel >= required_parallel_gain(measured.machine), (
+        f"with {PARALLEL_WORKERS} workers matmul_parallel should be at least "
+        f"{required_parallel_gain(measured.machine):.2f}x faster than single-thread BLAS at n={PARALLEL_MATMUL_N} "
+        f"(two independent products run {measured.machine:.2f}x faster side by side on this machine right now), "
+        f"got {measured.kernel:.2f}x: do the workers run at the same time, with BLAS on one thread each?")
+    assert measured.busy_threads in (None, *range(PARALLEL_WORKERS, 64)), (
+        f"the operating system saw {measured.busy_threads} thread of your process working during a call of "
+        f"matmul_parallel with {PARALLEL_WORKERS} workers")
 
 test_unit_matmul_parallel()
 
@@ -1414,15 +1425,15 @@ def test_unit_parallel_relu():
 
     # Performance: 10**7 float32 values, 2 workers against one numpy ReLU, judged against what 2 independent
     # ReLUs into fresh outputs gain from running at once on this machine, right now.
-    if speed.usable_cores() >= PARALLEL_WORKERS:  # the grader's own count, not your process's answer
-        measured = parallel_gain(partial(parallel_relu, num_workers=PARALLEL_WORKERS), fresh_relu,
-                                 lambda seed: float_vector(PARALLEL_RELU_ELEMENTS, seed), reference=fresh_relu,
-                                 check=relu_matches)
-        assert measured.kernel >= required_parallel_gain(measured.machine), (
-            f"parallel_relu with {PARALLEL_WORKERS} workers should be at least "
-            f"{required_parallel_gain(measured.machine):.2f}x faster than one numpy ReLU on 10**7 values (two "
-            f"independent ReLUs run {measured.machine:.2f}x faster side by side on this machine right now), "
-            f"got {measured.kernel:.2f}x")
+    measured = parallel_gain(partial(parallel_relu, num_workers=PARALLEL_WORKERS), fresh_relu,
+                             lambda seed: float_vector(PARALLEL_RELU_ELEMENTS, seed), reference=fresh_relu,
+                             check=relu_matches, share=PARALLEL_RELU_SHARE)
+    required = required_parallel_gain(measured.machine, PARALLEL_RELU_SHARE)
+    assert measured.kernel >= required, (
+        f"parallel_relu with {PARALLEL_WORKERS} workers should be at least "
+        f"{required:.2f}x faster than one numpy ReLU on 10**7 values (two "
+        f"independent ReLUs run {measured.machine:.2f}x faster side by side on this machine right now), "
+        f"got {measured.kernel:.2f}x")
 
 test_unit_parallel_relu()
 

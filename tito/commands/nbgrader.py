@@ -193,10 +193,17 @@ def run_autograde(args: argparse.Namespace) -> int:
             f"{'  [dim]on ' + escape(outcome.worker) + '[/]' if outcome.worker else ''}", highlight=False)
         progress.advance(task)
 
+    kernels = [args.workers]
+
+    def notice(message: str, at_once: int) -> None:
+        console.print(f"[yellow]{escape(message)}[/]", highlight=False)
+        kernels[0] = at_once
+
     try:
         outcomes = autograde(course, key, students=args.student, workers=args.workers,
                              cell_timeout=args.timeout, project_root=root,
-                             on_outcome=finished, on_start=started, cluster=args.cluster, force=args.force)
+                             on_outcome=finished, on_start=started, cluster=args.cluster, force=args.force,
+                             on_notice=notice)
     finally:
         progress.stop()
     if not outcomes:
@@ -207,7 +214,7 @@ def run_autograde(args: argparse.Namespace) -> int:
         else:
             console.print(f"[yellow]no collected submissions of {key}:[/] run `tito nbgrader collect {key}` first")
         return 0
-    where = f"on the Dask cluster at {args.cluster}" if args.cluster else f"with {args.workers} worker(s)"
+    where = f"on the Dask cluster at {args.cluster}" if args.cluster else f"with {kernels[0]} worker(s)"
     table = new_table(f"{key}: {len(outcomes)} submission(s) graded {where}",
                       ("student", "score", "status", "failing tests"))
     for outcome in sorted(outcomes, key=lambda o: o.student):

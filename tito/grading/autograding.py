@@ -270,7 +270,7 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
               on_outcome: Callable[[Outcome], None] | None = None,
               on_start: Callable[[int], None] | None = None,
               cluster: str | None = None, force: bool = False, executor=None,
-              timings: Counter | None = None) -> list[Outcome]:
+              timings: Counter | None = None, on_notice: Callable[[str, int], None] | None = None) -> list[Outcome]:
     """Grade the collected submissions of `module_key` (all, or `students`) with `workers` kernels at once,
     or on the Dask cluster whose scheduler is at `cluster`.
 
@@ -279,7 +279,9 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
     already graded (an outcome newer than the submission) are left alone unless
     `force`. A preflight notebook runs in the sandbox before anybody is graded.
     `executor` replaces the local pool or cluster (a `tito.grading.executors.Executor`);
-    the seconds this process spends in each phase are added to `timings`.
+    the seconds this process spends in each phase are added to `timings`. Locally, no more kernels run at
+    once than leave each the CPUs the module's speed checks need; `on_notice(message, kernels at once)`
+    hears when that lowers `workers`, or when no share is large enough.
     """
     require_course(course)
     if workers < 1:
@@ -291,6 +293,8 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
         unknown = [s for s in students if s not in available]
         if unknown:
             raise TitoError(f"no collected submission of {module_key} from {', '.join(unknown)}: run `tito nbgrader collect`")
+    if not cluster and executor is None:
+        workers = _fitted_workers(course, module_key, workers, on_notice or (lambda message, at_once: None))
     settings = SandboxSettings(limits=limits or SandboxLimits(),
                                hide=tuple(hidden_package_files(project_root, module_key)))
     outcomes: list[Outcome] = []
@@ -345,6 +349,26 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
                 grade_all(grader, todo, running, record, checkpoint=lambda waiting: commit_recorded(batch, waiting))
                 commit_recorded(batch)
     return outcomes
+
+
+def _fitted_workers(course: CoursePaths, module_key: str, workers: int,
+                    notice: Callable[[str, int], None]) -> int:
+    """`workers`, or as many kernels as this machine can give the CPUs the module's notebook needs each
+    (a parallel speed check on a share too small is not made: inconclusive, for every submission)."""
+    import nbformat
+
+    from tito.grading.sandbox import available_cpus, kernels_at_once
+    from tito.notebook.cells import kernel_cpus
+
+    needed = kernel_cpus(nbformat.read(course.source_notebook(module_key), as_version=4))
+    fitted, cpus = kernels_at_once(workers, needed), len(available_cpus())
+    if cpus < needed:
+        notice(f"{module_key}'s speed checks need {needed} CPUs per kernel and this machine gives {cpus}: "
+               f"its parallel checks will be inconclusive; grade it on a larger machine", fitted)
+    elif fitted < workers:
+        notice(f"{module_key}'s speed checks need {needed} CPUs per kernel: grading {fitted} at once instead of "
+               f"{workers}, on this machine's {cpus} CPUs", fitted)
+    return fitted
 
 
 def _module_lock(course: CoursePaths, module_key: str):

@@ -74,10 +74,21 @@ class SandboxSettings:
         return cls(limits=limits, **data)
 
 
+def available_cpus() -> list[int]:
+    """The CPUs this process may run on, and so may hand to the kernels it starts."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
+def kernels_at_once(workers: int, kernel_cpus: int) -> int:
+    """How many of `workers` kernels may run at once so that each has `kernel_cpus` CPUs of its own:
+    fewer where this machine is too small, never less than one."""
+    return max(1, min(workers, len(available_cpus()) // max(1, kernel_cpus)))
+
+
 def cpu_share(slot: int, slots: int) -> tuple[int, ...]:
     """The CPUs of grading slot `slot` when `slots` kernels run at once: an equal, disjoint share
     where there are enough CPUs (all of them for a single slot)."""
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    available = available_cpus()
     if slots <= 1:
         return tuple(available)
     per_slot = max(1, len(available) // slots)

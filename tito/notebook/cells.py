@@ -39,6 +39,15 @@ class MarkerError(TitoError, RuntimeError):
 # ------------------------------------------------------------------ metadata
 
 
+def kernel_cpus(nb) -> int:
+    """The CPUs one kernel running this notebook's tests needs (metadata `tinytorch.kernel_cpus`, in a
+    module source's header; 1 when absent): module 11's parallel speed checks need 2."""
+    value = nb.metadata.get("tinytorch", {}).get("kernel_cpus", 1)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise TitoError(f"notebook metadata tinytorch.kernel_cpus must be a whole number of at least 1, got {value!r}")
+    return value
+
+
 def nbgrader_metadata(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 

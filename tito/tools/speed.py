@@ -61,6 +61,16 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def require_cores(needed: int, what: str) -> None:
+    """Raise `Inconclusive` unless this process may run on `needed` cores: a parallel speed check made on
+    fewer would measure nothing, and one skipped would pass unmeasured."""
+    have = usable_cores()
+    if have < needed:
+        raise Inconclusive(
+            f"{what} needs {needed} CPUs and this kernel may use {have}, so it was not made (no points for it). "
+            f"Grade on a machine with more CPUs, or with fewer kernels at once (tito nbgrader autograde --workers)")
+
+
 def unpredictable_seed() -> int:
     return secrets.randbits(63)
 
@@ -345,10 +355,11 @@ def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make
 
     Counts only when quiet and when the machine gain reaches `min_machine_gain`. Up to
     SPEED_ATTEMPTS measurements, until the kernel reaches `required(machine gain)`; the
-    counted one that came closest is returned. None counted: `Inconclusive`.
+    counted one that came closest is returned. None counted, or fewer than `workers` cores: `Inconclusive`.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    require_cores(workers, f"a parallel speed check with {workers} workers")
     best, seen = None, []
     with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as pool:
         apart, together = machine_gain_contenders(pool, reference, fresh_inputs(make_args, workers))
