@@ -55,13 +55,19 @@ def main() -> None:
                         help="also time `tito nbgrader autograde --workers 1` (whole machine per kernel, as plain nbgrader)")
     args = parser.parse_args()
 
+    import nbformat
+
     from tito.grading.outcomes import load_outcome
+    from tito.grading.sandbox import kernels_at_once
+    from tito.notebook.cells import kernel_cpus
     from tito.project import resolve_module
 
     module = resolve_module(args.module, REPO)
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="tito-throughput-") as tmp:
         course, students, reference = reference_course(Path(tmp), module, args.submissions)
+        # autograde runs no more kernels at once than leave each the CPUs the module declares
+        at_once = kernels_at_once(args.workers, kernel_cpus(nbformat.read(course.source_notebook(module.key), as_version=4)))
         env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
 
         plain = timed([str(bin_dir / "nbgrader"), "autograde", module.key, "--force"], course.root, env)
@@ -82,6 +88,8 @@ def main() -> None:
     print(f"plain nbgrader autograde (sequential, sandboxed kernel): {plain:7.1f} s  {60 * n / plain:6.1f} notebooks/min")
     print(f"tito nbgrader autograde --workers {args.workers}:              {ours:7.1f} s  {60 * n / ours:6.1f} notebooks/min")
     print(f"throughput ratio (tito / plain): {plain / ours:.2f}x")
+    if at_once < args.workers:
+        print(f"  ({at_once} kernel(s) at once: {module.key} needs more CPUs per kernel than {args.workers} would leave each)")
     print(f"per-notebook grading time with {args.workers} workers: median {statistics.median(per_notebook):.1f} s, "
           f"max {max(per_notebook):.1f} s (checks + sanitize + sandboxed execution + saving grades)")
     print(f"plain nbgrader, per notebook: {plain / n:.1f} s of wall time")

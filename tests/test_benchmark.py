@@ -344,6 +344,17 @@ def test_cli_help_lists_the_options():
     assert "--quick" in done.stdout and "--output" in done.stdout
 
 
+def test_sampling_gives_goal_sizes_many_samples_and_short_calls_more_than_long_ones():
+    from tito.benchmark import goals
+
+    assert goals.sampling("relu", goals.TARGET_SIZES["relu"], quick=False) == (goals.TARGET_REPEATS, goals.TARGET_ROUNDS)
+    assert goals.sampling("matmul", goals.TARGET_SIZES["overhead"], quick=False) == (goals.OVERHEAD_REPEATS,) * 2
+    short, long_ = goals.sampling("relu", 10**4, quick=False), goals.sampling("relu", 10**6, quick=False)
+    assert short == (goals.SHORT_CALL_REPEATS, goals.LADDER_REPEATS) and long_ == (goals.LADDER_REPEATS,) * 2
+    assert goals.sampling("matmul", 64, quick=False)[0] > goals.sampling("matmul", 512, quick=False)[0]
+    assert goals.sampling("relu", 10**4, quick=True) == (goals.QUICK_TARGET_REPEATS, 1)
+
+
 def test_time_blocks_alternates_blocks_settles_by_running_and_keeps_every_sample():
     calls, entered = {"first": 0, "second": 0}, []
 

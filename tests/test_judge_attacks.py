@@ -19,6 +19,7 @@ Every attacked notebook must score no more than its twin; the reference still sc
 
 from __future__ import annotations
 
+import copy
 import textwrap
 
 import nbformat
@@ -175,7 +176,8 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
     for key in MODULES:
         blank = nbformat.read(course.release_notebook(key), as_version=4)
         first_solution = solution_ids(course, key)[0]
-        cases[key] = {"ref": solved_release(course, key), "blank": blank}
+        # module 11's reference is graded in tests/test_grading_e2e.py: no attack here has it for a twin
+        cases[key] = {"blank": blank} if key == "11_kernels" else {"ref": solved_release(course, key), "blank": blank}
         for name in attacks_of(key):
             cases[key][f"blank-{name}"] = attacked(blank, first_solution, ATTACKS[name].replace("{target}", TARGETS[key]))
     # the parallel attacks on a notebook with the parallel kernels solved (and vectorized_relu, which they call
@@ -244,14 +246,11 @@ def score(graded, key: str, student: str) -> float:
 
 
 def test_reference_scores_100_and_blank_0(graded):
+    """Module 11's reference is graded, with its parallel checks, in tests/test_grading_e2e.py."""
     for key in CLASS_MODULES:
-        ref = graded[(key, "ref")]
-        if key == "11_kernels":
-            # its speed checks end inconclusive (0 points for that check) on a machine too busy to time them
-            assert 82.0 <= float(ref["score"]) <= 100.0 and ref["status"] in ("graded", "inconclusive"), ref
-        else:
-            assert (float(ref["score"]), ref["status"]) == (100.0, "graded"), (
-                f"{key} reference: expected 100, got {ref}")
+        if key != "11_kernels":
+            ref = graded[(key, "ref")]
+            assert (float(ref["score"]), ref["status"]) == (100.0, "graded"), f"{key} reference: expected 100, got {ref}"
         assert score(graded, key, "blank") == 0.0, f"{key} blank: expected 0, got {graded[(key, 'blank')]}"
 
 
@@ -324,7 +323,8 @@ def test_partial_twins_lose_points_honestly(graded):
     """A twin that scored as much as the reference would show nothing: each partial notebook loses points."""
     for key in CLASS_MODULES:
         for twin in classes.PARTIALS.get(key, {}):
-            got, ref = score(graded, key, f"twin-{twin}"), score(graded, key, "ref")
+            # module 11's reference is not graded here: its twins must lose points against full marks
+            got, ref = score(graded, key, f"twin-{twin}"), 100.0 if key == "11_kernels" else score(graded, key, "ref")
             row = graded[(key, f"twin-{twin}")]
             assert got < ref, f"{key} twin {twin}: expected fewer points than the reference's {ref}, got {row}"
     # module 11's blocked twins run the cache-blocking tests only (4 + 9 + 5 points); the slow one fails its speed check
@@ -353,14 +353,23 @@ def test_no_class_attack_turns_an_inconclusive_check_into_points(graded):
 def test_claiming_one_cpu_skips_no_parallel_speed_check():
     """`tito module test` (the grader's judge, on every CPU of this machine): kernels that do their work on
     one thread fail the two parallel speed checks or leave them inconclusive, and a notebook whose
-    `cpu_count` says 1 must not pass them instead."""
-    from tito.student.moduletest import run_module_tests
+    `cpu_count` says 1 must not pass them instead. Only the parallel kernels (and the vectorized ReLU they
+    call) are solved: the other tests fail at once."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    from tito.notebook.cells import grade_id
     from tito.notebook.source import load_module_notebook
     from tito.project import resolve_module
+    from tito.student.moduletest import run_module_tests
 
     module = resolve_module("11", REPO)
+    reference = load_module_notebook(module)
+    solved = {grade_id(c): c.source for c in reference.cells if grade_id(c) in classes.PARALLEL}
+    notebook, _ = ClearSolutions().preprocess(copy.deepcopy(reference), {})
+    for cell in notebook.cells:
+        cell.source = solved.get(grade_id(cell), cell.source)
     after, lazy = classes.LAZY_PARALLEL
-    one_cpu = with_cell_after(with_cell_after(load_module_notebook(module), after, lazy), after, classes.ONE_CPU)
+    one_cpu = with_cell_after(with_cell_after(notebook, after, lazy), after, classes.ONE_CPU)
     report = run_module_tests(module, nb=one_cpu)
     passed = {t.grade_id for t in report.graded if t.passed} & set(PARALLEL_SPEED_CHECKS)
     assert not passed, f"one-thread kernels passed {sorted(passed)} with one CPU claimed"

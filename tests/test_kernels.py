@@ -976,18 +976,31 @@ def test_speedup_is_the_ratio_of_medians_and_checks_every_timed_result():
     assert len(checked) >= 4, f"every timed result of the kernel is checked, got {len(checked)} checks"
 
 
-def test_speedup_reports_a_slow_kernel_after_measuring_again():
+def test_speedup_measures_a_kernel_near_its_mark_again_and_one_far_below_it_once():
     from tito.tools import speed
 
-    calls = []
+    def counted(seconds, calls):
+        def kernel(*args):
+            calls.append(args)
+            time.sleep(seconds)
+        return kernel
 
-    def slow_kernel(*args):
-        calls.append(args)
-        time.sleep(2 * SLEEP)
+    near, far = [], []
+    ratio = speed.speedup(counted(1.25 * SLEEP, near), sleeper(SLEEP), lambda seed: (seed,), at_least=1.0, repeats=2)
+    assert 0.6 < ratio < 1.0
+    assert len(near) >= speed.SPEED_ATTEMPTS * 2, "a kernel that might pass when quieter is timed again"
+    ratio = speed.speedup(counted(4 * SLEEP, far), sleeper(SLEEP), lambda seed: (seed,), at_least=1.0, repeats=2)
+    assert ratio < 0.3
+    assert len(far) < speed.SPEED_ATTEMPTS * 2, "a miss by more than two quiet spreads is decided at once"
 
-    ratio = speed.speedup(slow_kernel, sleeper(SLEEP), lambda seed: (seed,), at_least=1.0, repeats=2)
-    assert ratio < 0.8
-    assert len(calls) >= speed.SPEED_ATTEMPTS * 2  # every attempt timed it again
+
+def test_a_miss_is_decided_only_beyond_two_quiet_spreads():
+    from tito.tools import speed
+
+    spread = speed.QUIET_SPREAD ** 2
+    assert speed.missed_by_far([1.0, 1.1], [1.0, 1.2], at_least=spread * 1.01)
+    assert not speed.missed_by_far([1.0, 1.1], [1.0, 1.2], at_least=spread * 0.99)
+    assert not speed.missed_by_far([2.0], [1.0], at_least=0.5 * spread * 0.99), "the fastest samples decide"
 
 
 def test_a_failed_result_check_fails_the_speed_check():

@@ -47,6 +47,10 @@ TARGET_ROUNDS = 12
 TARGET_ATTEMPTS = 3
 OVERHEAD_REPEATS = 101  # a few microseconds of overhead on a ~0.2 ms product needs many samples
 LADDER_REPEATS = 5  # the sizes no goal is stated at
+# The ladder's sizes whose calls last microseconds (at or below these): there a thread's hand-off or a timer
+# tick moves a 5-sample median out of the quiet rule on a quiet machine, and more samples cost nothing
+SHORT_CALL_SIZES = {"matmul": 128, "relu": 10**5}
+SHORT_CALL_REPEATS = 25
 INT32_REPEATS = 5  # numpy's int32 @ takes ~0.15 s at n=512
 IMPORT_RUNS = 3
 
@@ -134,7 +138,8 @@ def judge(name: str, size: int, measured: float, timings: dict[str, Timing] | No
 
 def sampling(family: str, size: int, quick: bool) -> tuple[int, int]:
     """(samples per contender, rounds) for the kernels of `family` at `size`: a goal's size gets the goal's
-    many samples, in short alternating blocks; any other size a few samples, one call per block."""
+    many samples, in short alternating blocks; any other size a few samples, one call per block, or more
+    where calls are short."""
     sizes = QUICK_TARGET_SIZES if quick else TARGET_SIZES
     if quick:
         return QUICK_TARGET_REPEATS, 1
@@ -142,6 +147,8 @@ def sampling(family: str, size: int, quick: bool) -> tuple[int, int]:
         return OVERHEAD_REPEATS, OVERHEAD_REPEATS  # both run the same BLAS call: single calls alternate
     if size == sizes[family]:
         return TARGET_REPEATS, TARGET_ROUNDS
+    if size <= SHORT_CALL_SIZES.get(family, 0):
+        return SHORT_CALL_REPEATS, LADDER_REPEATS  # five calls per block
     return LADDER_REPEATS, LADDER_REPEATS
 
 

@@ -314,12 +314,20 @@ def compare(contenders: Sequence[Callable[..., Any]], make_args: Callable[[int],
 SINGLE_CORE_SAMPLE_SECONDS = 0.1  # the process's CPU total counts in 10 ms ticks: a sample spans many of them
 
 
+def missed_by_far(kernel_times: Sequence[float], baseline_times: Sequence[float], at_least: float) -> bool:
+    """Whether a quiet measurement decides a miss: even at its fastest sample against the baseline's,
+    the kernel falls short of `at_least` by more than two quiet spreads. Another measurement's median
+    ratio could gain one spread over the fastest samples, so measuring again would only repeat the miss."""
+    return min(baseline_times) / min(kernel_times) * QUIET_SPREAD ** 2 < at_least
+
+
 def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
             at_least: float, check: Callable[..., None] | None = None, repeats: int = 5,
             single_core: bool = False) -> float:
     """How many times faster `kernel` runs than `baseline`: the ratio of their medians over quiet,
     interleaved samples on fresh inputs. Measured again while below `at_least`, up to
-    SPEED_ATTEMPTS times; the best quiet ratio is returned. Never quiet: `Inconclusive`."""
+    SPEED_ATTEMPTS times, unless a quiet measurement missed by far (`missed_by_far`); the
+    best quiet ratio is returned. Never quiet: `Inconclusive`."""
     best, spreads = None, []
     for _ in range(SPEED_ATTEMPTS):
         measured = compare([kernel, baseline], make_args, repeats, check, single_core,
@@ -330,7 +338,7 @@ def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args:
         kernel_times, baseline_times = measured.samples
         ratio = statistics.median(baseline_times) / statistics.median(kernel_times)
         best = ratio if best is None else max(best, ratio)
-        if best >= at_least:
+        if best >= at_least or missed_by_far(kernel_times, baseline_times, at_least):
             break
     if best is None:
         raise Inconclusive(f"the machine was never quiet enough to compare speeds ({SPEED_ATTEMPTS} attempts; "
