@@ -79,6 +79,29 @@ def test_object_arrays_are_never_unpickled():
         JudgeCodec(session=None).encode(np.array([object()], dtype=object))
 
 
+def test_arrays_cross_a_socket_as_writable_views_of_what_was_received():
+    arrays = [np.arange(12, dtype=np.float32).reshape(3, 4), np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+              np.array(7, dtype=np.int16), np.zeros((0, 5)), np.arange(200_000, dtype=np.int64)]  # the last one: 1.6 MB
+    codec = Codec()
+    tree, buffers = codec.encode(arrays)
+    a, b = socket.socketpair()
+    with a, b:
+        sender = threading.Thread(target=send_frame, args=(a, {"v": tree}, buffers))
+        sender.start()
+        header, received = recv_frame(b)
+        sender.join()
+    got = codec.decode(header["v"], received)
+    for sent, back in zip(arrays, got):
+        assert back.dtype == sent.dtype and back.shape == sent.shape and np.array_equal(back, sent)
+        if back.ndim:
+            back[...] = 0  # a student's function may work in place on the arguments it got
+    npy = io.BytesIO()
+    np.save(npy, np.arange(4.0))
+    for broken in (npy.getvalue()[:-1], npy.getvalue() + b"\0" * 8, b"not an npy file"):
+        with pytest.raises(ProtocolError, match="unreadable array"):
+            codec.decode({"$": "array", "b": 0, "scalar": False}, [broken])
+
+
 @pytest.mark.parametrize("tree, message", [
     ({"$": "pickle", "v": "x"}, "unknown value kind"),
     ([1, 2], "not an encoded value"),

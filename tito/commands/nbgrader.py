@@ -241,9 +241,16 @@ def run_worker(args: argparse.Namespace) -> int:
     if args.check_only:
         return 0
 
+    from tito.grading.sandbox import cpu_share
+
+    per_slot = len(cpu_share(0, args.slots))
+
     def ready(address: str) -> None:
-        console.print(f"[green]grading worker {address}[/] with {args.slots} slot(s), "
+        console.print(f"[green]grading worker {address}[/] with {args.slots} slot(s) of {per_slot} CPU(s), "
                       f"connected to {args.scheduler}; Ctrl-C stops it", highlight=False)
+        if per_slot < 2:
+            console.print("[yellow]parallel speed checks need 2 CPUs per slot (module 11): here they will be "
+                          "inconclusive; give this worker fewer slots or more cores[/]", highlight=False)
 
     serve_worker(args.scheduler, args.slots, args.name, on_ready=ready)
     return 0

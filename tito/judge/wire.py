@@ -2,7 +2,8 @@
 
 A message is a JSON header plus raw buffers (NumPy arrays in `.npy` form, bytes).
 Nothing is ever pickled: the judge decodes what the student's process sends with
-`json.loads` and `numpy.load(allow_pickle=False)` only, and everything it cannot
+`json.loads` and NumPy's own `.npy` header reader only (arrays of plain dtypes, never
+objects, their data a view of the received bytes), and everything it cannot
 express as plain data stays in the student's process, named by a handle.
 
 Values in a header:
@@ -16,7 +17,7 @@ Values in a header:
 | anything else | a handle, `{"$": "ref", ...}`, made and resolved by the side's `Codec` hooks |
 
 What the judge decodes is plain data by construction: every value is rebuilt by
-`json.loads` and `numpy.load(allow_pickle=False)` into builtin and NumPy types, or
+`json.loads` and NumPy's `.npy` header reader into builtin and NumPy types, or
 is a handle. No class of the student's (a Tensor included, whatever its name) ever
 becomes an object of the judge's.
 
@@ -31,6 +32,7 @@ Standard library and NumPy only: the student's process imports this module.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import json
 import socket
@@ -59,7 +61,8 @@ class ConnectionLost(Exception):
 
 # ---------------------------------------------------------------- framing
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
+def _recv_exact(sock: socket.socket, size: int) -> bytearray:
+    """`size` bytes, received in place: an array decoded from them is a view of this buffer, not a copy."""
     view = bytearray(size)
     got = 0
     while got < size:
@@ -67,17 +70,21 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
         if chunk == 0:
             raise ConnectionLost("connection closed")
         got += chunk
-    return bytes(view)
+    return view
 
 
-def send_frame(sock: socket.socket, header: dict, buffers: list[bytes], lock: threading.Lock | None = None) -> None:
+JOINED_BYTES = 1 << 16  # buffers smaller than this travel in one send with their frame; larger ones as they are
+
+
+def send_frame(sock: socket.socket, header: dict, buffers: list, lock: threading.Lock | None = None) -> None:
+    """One message: its frame, header and buffers (bytes-like), sent without copying a large buffer."""
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    data = b"".join([_FRAME.pack(len(head), len(buffers)), *(_BUFFER_LEN.pack(len(b)) for b in buffers), head, *buffers])
-    if lock is None:
-        sock.sendall(data)
-        return
-    with lock:
-        sock.sendall(data)
+    frame = [_FRAME.pack(len(head), len(buffers)), *(_BUFFER_LEN.pack(len(b)) for b in buffers), head]
+    parts = ([b"".join([*frame, *buffers])] if sum(len(b) for b in buffers) < JOINED_BYTES
+             else [b"".join(frame), *buffers])
+    with lock if lock is not None else contextlib.nullcontext():
+        for part in parts:
+            sock.sendall(part)
 
 
 def connect(host: str, port: int) -> socket.socket:
@@ -144,16 +151,37 @@ def _np():
     return numpy
 
 
-def array_to_bytes(array: Any) -> bytes:
+def array_to_bytes(array: Any) -> memoryview:
+    """The array in `.npy` form (NumPy's own writer), as a view of the one buffer it was written to."""
     out = io.BytesIO()
     _np().save(out, _np().ascontiguousarray(array) if array.ndim else array, allow_pickle=False)
-    return out.getvalue()
+    return out.getbuffer()
 
 
-def array_from_bytes(data: bytes) -> Any:
+_NPY_HEADER_BYTES = 1 << 17  # an `.npy` header of format 1.0 or 2.0 that NumPy's reader accepts fits in this
+
+
+def array_from_bytes(data: bytes | bytearray) -> Any:
+    """The array of an `.npy` buffer: its header read by NumPy's own reader (plain dtypes only, never
+    objects), its data a view of `data` (writable when `data` is a bytearray, as received)."""
+    np = _np()
     try:
-        return _np().load(io.BytesIO(data), allow_pickle=False)
-    except Exception as exc:  # numpy raises ValueError for object arrays, others for garbage
+        stream = io.BytesIO(bytes(data[:_NPY_HEADER_BYTES]))
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"format version {version} is not sent by this wire")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(stream)
+        if dtype.hasobject:
+            raise ValueError("an array of Python objects is not plain data")
+        offset, count = stream.tell(), 1
+        for extent in shape:
+            count *= extent
+        if len(data) - offset != count * dtype.itemsize:
+            raise ValueError(f"{len(data) - offset} bytes of data for {count} items of {dtype}")
+        flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+        return flat.reshape(shape[::-1]).T if fortran_order else flat.reshape(shape)
+    except Exception as exc:  # NumPy's reader raises ValueError for bad headers, others for garbage
         raise ProtocolError(f"unreadable array: {type(exc).__name__}: {exc}") from None
 
 
