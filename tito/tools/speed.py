@@ -357,9 +357,13 @@ class ParallelGain:
 def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
                   reference: Callable[..., Any], workers: int, required: Callable[[float], float],
                   check: Callable[..., None] | None = None, repeats: int = 7, min_machine_gain: float = 1.25,
-                  min_sample_seconds: float = 0.04, settle_seconds: float = 0.25) -> ParallelGain:
+                  min_sample_seconds: float = 0.02, settle_seconds: float = 0.25) -> ParallelGain:
     """The parallel kernel's gain over `baseline`, and the machine's gain for `workers` threads, sampled
     in the same rounds; each from the fastest sample (other programs only ever add time).
+
+    A sample is at least two calls of a kernel that takes ~10 ms (10**7 ReLUs): a single call
+    from the judge also pays for waking the student's process and its idle workers, which cost
+    a correct parallel ReLU most of its gain on a virtual machine.
 
     Counts only when quiet and when the machine gain reaches `min_machine_gain`. Up to
     SPEED_ATTEMPTS measurements, until the kernel reaches `required(machine gain)`; the
