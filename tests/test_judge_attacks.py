@@ -29,7 +29,7 @@ import attack_notebooks as classes
 from grading_support import solution_ids, solved_release, with_cell_after, write_notebook
 from helpers import PARALLEL_SPEED_CHECKS, REPO, run_tito
 from tito.grading.course import submit
-from tito.grading.sandbox import available_cpus
+from tito.tools.speed import usable_cores
 from tito.grading.paths import CoursePaths
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning")]
@@ -199,7 +199,7 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], dict]:
     for key in CLASS_MODULES:
         result = tito("autograde", key, "--workers", "2", "--timeout", str(ATTACK_TIMEOUT))
         assert result.returncode == 0, result.stderr + result.stdout
-        if key == "11_kernels" and len(available_cpus()) in (2, 3):  # its parallel checks need 2 CPUs per kernel
+        if key == "11_kernels" and usable_cores() in (2, 3):  # its parallel checks need 2 CPUs per kernel
             told = " ".join(result.stdout.split())
             assert "speed checks need 2 CPUs per kernel: grading 1 at once instead of 2" in told, result.stdout
     report = tito("report", "--format", "csv")

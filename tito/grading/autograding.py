@@ -357,11 +357,12 @@ def _fitted_workers(course: CoursePaths, module_key: str, workers: int,
     (a parallel speed check on a share too small is not made: inconclusive, for every submission)."""
     import nbformat
 
-    from tito.grading.sandbox import available_cpus, kernels_at_once
+    from tito.grading.sandbox import kernels_at_once
     from tito.notebook.cells import kernel_cpus
+    from tito.tools.speed import usable_cores
 
     needed = kernel_cpus(nbformat.read(course.source_notebook(module_key), as_version=4))
-    fitted, cpus = kernels_at_once(workers, needed), len(available_cpus())
+    fitted, cpus = kernels_at_once(workers, needed), usable_cores()
     if cpus < needed:
         notice(f"{module_key}'s speed checks need {needed} CPUs per kernel and this machine gives {cpus}: "
                f"its parallel checks will be inconclusive; grade it on a larger machine", fitted)

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tito.grading.paths import SANDBOX_KERNEL_NAME
+from tito.tools.speed import usable_cores, usable_cpus
 
 SETTINGS_ENV = "TITO_SANDBOX"
 SANDBOX_UID_BASE = 62000  # sandbox uids are SANDBOX_UID_BASE .. SANDBOX_UID_BASE + MAX_SANDBOX_USERS - 1
@@ -74,21 +75,16 @@ class SandboxSettings:
         return cls(limits=limits, **data)
 
 
-def available_cpus() -> list[int]:
-    """The CPUs this process may run on, and so may hand to the kernels it starts."""
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-
-
 def kernels_at_once(workers: int, kernel_cpus: int) -> int:
     """How many of `workers` kernels may run at once so that each has `kernel_cpus` CPUs of its own:
     fewer where this machine is too small, never less than one."""
-    return max(1, min(workers, len(available_cpus()) // max(1, kernel_cpus)))
+    return max(1, min(workers, usable_cores() // max(1, kernel_cpus)))
 
 
 def cpu_share(slot: int, slots: int) -> tuple[int, ...]:
     """The CPUs of grading slot `slot` when `slots` kernels run at once: an equal, disjoint share
     where there are enough CPUs (all of them for a single slot)."""
-    available = available_cpus()
+    available = usable_cpus()
     if slots <= 1:
         return tuple(available)
     per_slot = max(1, len(available) // slots)

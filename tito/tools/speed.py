@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import secrets
 import statistics
 import time
@@ -51,14 +52,15 @@ class Inconclusive(Exception):
     notebook for the instructor to regrade."""
 
 
-def usable_cores() -> int:
-    """Cores this process may run on, as the operating system tells it. In the judge that is the student's
-    kernel's share (the judge is pinned to the same CPUs), known without asking the student's process."""
-    import os
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on, as the OS tells it (all where it cannot say): a grader shares these out."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+
+def usable_cores() -> int:
+    """How many cores this process may run on. In the judge that is the student's kernel's share (the judge
+    is pinned to the same CPUs), known without asking the student's process."""
+    return len(usable_cpus())
 
 
 def require_cores(needed: int, what: str) -> None:
