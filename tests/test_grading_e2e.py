@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from grading_support import solution_ids, solved_release, truncated, with_cell_after, write_notebook, write_text
-from helpers import REPO, run_tito
+from helpers import PARALLEL_SPEED_CHECKS, REPO, run_tito
 from tito.grading.paths import CoursePaths, notebook_id
 from tito.grading.sandbox import SandboxLimits, is_root
 
@@ -238,7 +238,16 @@ def test_instructor_grading_journey(tmp_path, monkeypatch):
             assert data["failing_tests"] == failing, f"{module}/{student}: {data['failing_tests']}"
 
     early_names, kernel_names = defined_tests(early_blank), defined_tests(kernels_blank)
-    check(KERNELS, "ref", 100, "graded", [])
+    ref = json_rows[(KERNELS, "ref")]
+    if ref["status"] == "inconclusive":
+        # a machine never quiet during a parallel check leaves it undecided (no points, listed for regrading):
+        # only those checks may be missing, never a verdict against the reference
+        points = dict(graded_points(kernels_blank))
+        undecided = {g for g, name in kernel_names.items() if name in ref["failing_tests"]}
+        assert undecided and undecided <= set(PARALLEL_SPEED_CHECKS), ref
+        assert ref["score"] == 100 - sum(points[g] for g in undecided), ref
+    else:
+        check(KERNELS, "ref", 100, "graded", [])
     check(KERNELS, "blank", 0, "graded", list(kernel_names.values()))
     check(KERNELS, "half", half_score, "graded",
           [kernel_names[g] for g, _ in graded_points(kernels_blank) if g not in dict(half_passing)])

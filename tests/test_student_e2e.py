@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import REPO, run_tito
+from helpers import PARALLEL_SPEED_CHECKS, REPO, run_tito
 from test_workspace import COURSE_MODULES, leak_lines, score, workspace_texts, write_reference_solutions
 from tito.student.workspace import STUB_MESSAGE
 
@@ -125,11 +125,19 @@ def test_local_scores_equal_the_graders_from_blank_to_complete(tmp_path):
     graded = {row["student"]: row for row in json.loads(report_file.read_text()) if row["module"] == MODULE}
 
     assert set(graded) == set(local)
+    parallel = set(PARALLEL_SPEED_CHECKS.values())
     for student, mine in local.items():
         theirs = graded[student]
+        if theirs["status"] == "inconclusive":
+            # a machine never quiet during a parallel check leaves it undecided (no points, listed for
+            # regrading): the grader may lack only those checks' points, never give a different verdict
+            extra = set(theirs["failing_tests"]) - set(mine["failing"])
+            assert extra and extra <= parallel and theirs["score"] < mine["score"], (student, theirs, mine["failing"])
+            continue
         assert (theirs["score"], theirs["max_score"]) == (mine["score"], mine["max_score"]), (
             f"{student}: local score {mine['score']:g}/{mine['max_score']:g}, grader {theirs['score']:g}/{theirs['max_score']:g}")
         assert sorted(theirs["failing_tests"]) == mine["failing"], student
-    assert [graded[s]["score"] for s in ("blank", "partial", "complete")] == [0, local["partial"]["score"], 100]
+    assert [graded[s]["score"] for s in ("blank", "partial")] == [0, local["partial"]["score"]]
+    assert graded["complete"]["score"] == 100 or graded["complete"]["status"] == "inconclusive", graded["complete"]
     assert graded["tampered"]["status"] == "tampered"
-    assert all(graded[s]["status"] == "graded" for s in ("blank", "partial", "complete"))
+    assert all(graded[s]["status"] == "graded" for s in ("blank", "partial"))
