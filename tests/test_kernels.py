@@ -7,6 +7,7 @@ Speed is not asserted here: it belongs to the benchmark and the graded cells.
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -1040,6 +1041,35 @@ def test_parallel_gain_is_inconclusive_when_the_machine_shows_no_gain(lesson):
     with pytest.raises(Inconclusive, match="parallel gain"):
         lesson["parallel_gain"](sleeper(SLEEP), sleeper(SLEEP), lambda seed: (seed,), one_at_a_time,
                                 check=lambda *a: None)
+
+
+def test_parallel_gain_counts_a_machine_whose_threads_overlap_only_in_some_samples(lesson):
+    """The machine's threads share one CPU in most samples of a measurement, and run at once in two of
+    every seven: its fastest sample, seen twice, is what it can do, and a parallel kernel is measured
+    against it (no longer inconclusive because the median is slow). A serial kernel still misses."""
+    from tito.tools import speed
+
+    lock, turns = threading.Lock(), itertools.count()
+
+    def sometimes_at_once(*args):  # the pool's call of a `together` sample waits for the other in 5 of every 7
+        if threading.current_thread() is not threading.main_thread() and next(turns) % 7 < 2:
+            time.sleep(SLEEP)
+            return
+        with lock:
+            time.sleep(SLEEP)
+
+    def two_at_once(*args):
+        helper = threading.Thread(target=time.sleep, args=(SLEEP,))
+        helper.start()
+        time.sleep(SLEEP)
+        helper.join()
+
+    make = lambda seed: (seed,)  # noqa: E731
+    measured = lesson["parallel_gain"](two_at_once, sleeper(2 * SLEEP), make, sometimes_at_once, check=lambda *a: None)
+    assert 1.6 < measured.machine < 2.2 and measured.kernel >= lesson["required_parallel_gain"](measured.machine)
+    serial = lesson["parallel_gain"](sleeper(2 * SLEEP), sleeper(2 * SLEEP), make, sometimes_at_once, check=lambda *a: None)
+    assert serial.kernel < 1.2 < lesson["required_parallel_gain"](serial.machine)
+    assert speed.PARALLEL_ATTEMPTS > speed.SPEED_ATTEMPTS, "a kernel kept on one CPU by the scheduler gets more tries"
 
 
 def test_required_parallel_gain_is_a_share_of_the_machine_s_extra_speed(lesson):

@@ -7,7 +7,7 @@ import contextlib
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 Limit = Callable[[], contextlib.AbstractContextManager]
 
@@ -72,3 +72,13 @@ def run_at_once(pool, calls: list[Callable[[], Any]]) -> None:
         future.result()
 
 
+def machine_gain_contenders(pool, reference: Callable[..., Any], inputs: Sequence[tuple]) -> tuple[Callable, Callable]:
+    """The machine gain's two sides: `reference` on each of `inputs` one after another, and all at
+    once (one thread each, from `pool`). Machine gain = time apart / time together."""
+    def apart() -> None:
+        for args in inputs:
+            reference(*args)
+
+    def together() -> None:
+        run_at_once(pool, [lambda args=args: reference(*args) for args in inputs])
+    return apart, together
