@@ -41,9 +41,10 @@ from tito.tools.blocks import machine_gain_contenders
 
 QUIET_SPREAD = 1.3  # a median sample this much slower than the fastest: other programs were running
 SPEED_ATTEMPTS = 3  # a comparison is measured again, up to this often, before its verdict
-# more for a parallel gain: a scheduler may keep two threads on one CPU through a whole measurement
-PARALLEL_ATTEMPTS = 5
+PARALLEL_ATTEMPTS = 5  # more for a parallel gain: a scheduler may keep two threads on one CPU for a whole measurement
 SHORT_SAMPLE_SECONDS = 0.005  # a sample of a short kernel spans calls back to back: one call is mostly hand-over
+WARM_UP_CALLS = 2  # untimed calls of each contender before a measurement
+FAR_MISSES = 2  # quiet measurements that miss by far (`missed_by_far`) and decide a miss before SPEED_ATTEMPTS
 PEEKED_ENTRIES = 64  # entries of each timed result read the moment its call returns
 BUSY_SHARE = 0.25  # a thread that ran this share of a call's time counts as running during it
 TRUSTED_INPUT_VARIANTS = 3  # inputs the judge's own contenders cycle through
@@ -235,9 +236,10 @@ def fresh_inputs(make_args: Callable[[int], tuple], count: int) -> list[tuple]:
 
 def calls_per_sample(func: Callable[..., Any], make_args: Callable[[int], tuple], min_seconds: float,
                      cost: Callable[[TimedCall], float]) -> int:
-    """How many calls make a sample last `min_seconds`, from one warm-up call."""
-    (warm_up,) = timed_calls(func, fresh_inputs(make_args, 1))
-    return max(1, min(64, math.ceil(min_seconds / max(cost(warm_up), 1e-6))))
+    """How many calls make a sample last `min_seconds`, from the faster of WARM_UP_CALLS calls (a first
+    call after a pause can be many times slower than the rest)."""
+    fastest = min(cost(call) for call in timed_calls(func, fresh_inputs(make_args, WARM_UP_CALLS)))
+    return max(1, min(64, math.ceil(min_seconds / max(fastest, 1e-6))))
 
 
 @dataclass
@@ -315,9 +317,9 @@ SINGLE_CORE_SAMPLE_SECONDS = 0.1  # the process's CPU total counts in 10 ms tick
 
 
 def missed_by_far(kernel_times: Sequence[float], baseline_times: Sequence[float], at_least: float) -> bool:
-    """Whether a quiet measurement decides a miss: even at its fastest sample against the baseline's,
-    the kernel falls short of `at_least` by more than two quiet spreads. Another measurement's median
-    ratio could gain one spread over the fastest samples, so measuring again would only repeat the miss."""
+    """Whether a quiet measurement misses by far: even at its fastest sample against the baseline's,
+    the kernel falls short of `at_least` by more than two quiet spreads. FAR_MISSES of them decide: a
+    machine can slow every call of one measurement alike (quiet, and wrong), seldom of two."""
     return min(baseline_times) / min(kernel_times) * QUIET_SPREAD ** 2 < at_least
 
 
@@ -326,9 +328,9 @@ def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args:
             single_core: bool = False) -> float:
     """How many times faster `kernel` runs than `baseline`: the ratio of their medians over quiet,
     interleaved samples on fresh inputs. Measured again while below `at_least`, up to
-    SPEED_ATTEMPTS times, unless a quiet measurement missed by far (`missed_by_far`); the
-    best quiet ratio is returned. Never quiet: `Inconclusive`."""
-    best, spreads = None, []
+    SPEED_ATTEMPTS times, unless FAR_MISSES quiet measurements missed by far (`missed_by_far`);
+    the best quiet ratio is returned. Never quiet: `Inconclusive`."""
+    best, spreads, far = None, [], 0
     for _ in range(SPEED_ATTEMPTS):
         measured = compare([kernel, baseline], make_args, repeats, check, single_core,
                            min_sample_seconds=SINGLE_CORE_SAMPLE_SECONDS if single_core else SHORT_SAMPLE_SECONDS)
@@ -338,7 +340,8 @@ def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args:
         kernel_times, baseline_times = measured.samples
         ratio = statistics.median(baseline_times) / statistics.median(kernel_times)
         best = ratio if best is None else max(best, ratio)
-        if best >= at_least or missed_by_far(kernel_times, baseline_times, at_least):
+        far += missed_by_far(kernel_times, baseline_times, at_least)
+        if best >= at_least or far >= FAR_MISSES:
             break
     if best is None:
         raise Inconclusive(f"the machine was never quiet enough to compare speeds ({SPEED_ATTEMPTS} attempts; "
@@ -361,14 +364,11 @@ def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make
     """The parallel kernel's gain over `baseline`, and the machine's gain for `workers` threads, sampled
     in the same rounds; each from the fastest sample (other programs only ever add time).
 
-    A sample is at least two calls of a kernel that takes ~10 ms (10**7 ReLUs): a single call
-    from the judge also pays for waking the student's process and its idle workers, which cost
-    a correct parallel ReLU most of its gain on a virtual machine.
-
-    Counts only when each reference's fastest sample was seen twice (`fastest_seen_twice`) and
-    the machine gain reaches `min_machine_gain`. Up to PARALLEL_ATTEMPTS measurements, until the
-    kernel reaches `required(machine gain)`; the counted one that came closest is returned. None
-    counted, or fewer than `workers` cores: `Inconclusive`.
+    A sample is two or more calls of a ~10 ms kernel: one call alone also pays for waking the
+    student's process and its workers. Counts only when each reference's fastest sample was seen
+    twice and the machine gain reaches `min_machine_gain`; up to PARALLEL_ATTEMPTS measurements
+    until the kernel reaches `required(machine gain)`, the counted one that came closest returned.
+    None counted, or fewer than `workers` cores: `Inconclusive`.
     """
     from concurrent.futures import ThreadPoolExecutor
 
