@@ -76,12 +76,20 @@ def _recv_exact(sock: socket.socket, size: int) -> bytearray:
 JOINED_BYTES = 1 << 16  # buffers smaller than this travel in one send with their frame; larger ones as they are
 
 
+class Pieces(tuple):
+    """One buffer of a message, sent as consecutive pieces (an `.npy` header, then the array's own
+    memory) so that a large array is never copied to be sent. The receiver reads one buffer."""
+
+    def __len__(self) -> int:
+        return sum(len(piece) for piece in self)
+
+
 def send_frame(sock: socket.socket, header: dict, buffers: list, lock: threading.Lock | None = None) -> None:
-    """One message: its frame, header and buffers (bytes-like), sent without copying a large buffer."""
+    """One message: its frame, header and buffers (bytes-like or `Pieces`), sent without copying a large buffer."""
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
     frame = [_FRAME.pack(len(head), len(buffers)), *(_BUFFER_LEN.pack(len(b)) for b in buffers), head]
-    parts = ([b"".join([*frame, *buffers])] if sum(len(b) for b in buffers) < JOINED_BYTES
-             else [b"".join(frame), *buffers])
+    flat = [piece for b in buffers for piece in (tuple.__iter__(b) if type(b) is Pieces else (b,))]
+    parts = [b"".join([*frame, *flat])] if sum(len(b) for b in flat) < JOINED_BYTES else [b"".join(frame), *flat]
     with lock if lock is not None else contextlib.nullcontext():
         for part in parts:
             sock.sendall(part)
@@ -151,11 +159,19 @@ def _np():
     return numpy
 
 
-def array_to_bytes(array: Any) -> memoryview:
-    """The array in `.npy` form (NumPy's own writer), as a view of the one buffer it was written to."""
+def array_to_bytes(array: Any) -> Pieces:
+    """The array in `.npy` form: the header from NumPy's own writer, then the C-ordered array's memory
+    itself (copied only if the array was not C-contiguous)."""
+    np = _np()
+    array = np.ascontiguousarray(array) if array.ndim else array.copy()
+    header = np.lib.format.header_data_from_array_1_0(array)
     out = io.BytesIO()
-    _np().save(out, _np().ascontiguousarray(array) if array.ndim else array, allow_pickle=False)
-    return out.getbuffer()
+    try:
+        np.lib.format.write_array_header_1_0(out, header)
+    except ValueError:  # a header past 64 KiB (a very long shape) takes format 2.0
+        out = io.BytesIO()
+        np.lib.format.write_array_header_2_0(out, header)
+    return Pieces((out.getvalue(), memoryview(array.reshape(-1).view(np.uint8))))
 
 
 _NPY_HEADER_BYTES = 1 << 17  # an `.npy` header of format 1.0 or 2.0 that NumPy's reader accepts fits in this
@@ -165,6 +181,8 @@ def array_from_bytes(data: bytes | bytearray) -> Any:
     """The array of an `.npy` buffer: its header read by NumPy's own reader (plain dtypes only, never
     objects), its data a view of `data` (writable when `data` is a bytearray, as received)."""
     np = _np()
+    if type(data) is Pieces:  # encoded here, not received (a test of the codec)
+        data = bytearray(b"".join(tuple.__iter__(data)))
     try:
         stream = io.BytesIO(bytes(data[:_NPY_HEADER_BYTES]))
         version = np.lib.format.read_magic(stream)
