@@ -63,7 +63,7 @@ def test_an_array_is_sent_as_the_bytes_numpy_save_writes(array, transposed):
     from tito.judge.wire import array_from_bytes, array_to_bytes
 
     array = array.T if transposed else array  # not C-contiguous: sent in C order
-    sent = b"".join(array_to_bytes(array))
+    sent = b"".join(array_to_bytes(array).parts)
     saved = io.BytesIO()
     np.save(saved, np.ascontiguousarray(array) if array.ndim else array, allow_pickle=False)
     assert sent == saved.getvalue()

@@ -76,19 +76,22 @@ def _recv_exact(sock: socket.socket, size: int) -> bytearray:
 JOINED_BYTES = 1 << 16  # buffers smaller than this travel in one send with their frame; larger ones as they are
 
 
-class Pieces(tuple):
+class Pieces:
     """One buffer of a message, sent as consecutive pieces (an `.npy` header, then the array's own
     memory) so that a large array is never copied to be sent. The receiver reads one buffer."""
 
-    def __len__(self) -> int:
-        return sum(len(piece) for piece in self)
+    def __init__(self, *parts: Any):
+        self.parts = parts
+
+    def __len__(self) -> int:  # bytes, as for any other buffer
+        return sum(len(part) for part in self.parts)
 
 
 def send_frame(sock: socket.socket, header: dict, buffers: list, lock: threading.Lock | None = None) -> None:
     """One message: its frame, header and buffers (bytes-like or `Pieces`), sent without copying a large buffer."""
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
     frame = [_FRAME.pack(len(head), len(buffers)), *(_BUFFER_LEN.pack(len(b)) for b in buffers), head]
-    flat = [piece for b in buffers for piece in (tuple.__iter__(b) if type(b) is Pieces else (b,))]
+    flat = [part for b in buffers for part in (b.parts if type(b) is Pieces else (b,))]
     parts = [b"".join([*frame, *flat])] if sum(len(b) for b in flat) < JOINED_BYTES else [b"".join(frame), *flat]
     with lock if lock is not None else contextlib.nullcontext():
         for part in parts:
@@ -163,7 +166,7 @@ def array_to_bytes(array: Any) -> Pieces:
     """The array in `.npy` form: the header from NumPy's own writer, then the C-ordered array's memory
     itself (copied only if the array was not C-contiguous)."""
     np = _np()
-    array = np.ascontiguousarray(array) if array.ndim else array.copy()
+    array = np.ascontiguousarray(array) if array.ndim else array
     header = np.lib.format.header_data_from_array_1_0(array)
     out = io.BytesIO()
     try:
@@ -171,7 +174,7 @@ def array_to_bytes(array: Any) -> Pieces:
     except ValueError:  # a header past 64 KiB (a very long shape) takes format 2.0
         out = io.BytesIO()
         np.lib.format.write_array_header_2_0(out, header)
-    return Pieces((out.getvalue(), memoryview(array.reshape(-1).view(np.uint8))))
+    return Pieces(out.getvalue(), memoryview(array.reshape(-1).view(np.uint8)))
 
 
 _NPY_HEADER_BYTES = 1 << 17  # an `.npy` header of format 1.0 or 2.0 that NumPy's reader accepts fits in this
@@ -182,7 +185,7 @@ def array_from_bytes(data: bytes | bytearray) -> Any:
     objects), its data a view of `data` (writable when `data` is a bytearray, as received)."""
     np = _np()
     if type(data) is Pieces:  # encoded here, not received (a test of the codec)
-        data = bytearray(b"".join(tuple.__iter__(data)))
+        data = bytearray(b"".join(data.parts))
     try:
         stream = io.BytesIO(bytes(data[:_NPY_HEADER_BYTES]))
         version = np.lib.format.read_magic(stream)
