@@ -54,14 +54,39 @@ def test_speedup_inline_is_the_ratio_of_medians():
 
 
 def test_a_comparison_never_quiet_is_inconclusive_never_a_pass():
-    def erratic():
-        # every other call 5 times slower, each call longer than a sample must last (so one call per sample):
-        # no median near the fastest
-        delays = iter([1.2 * speed.SHORT_SAMPLE_SECONDS, 6 * speed.SHORT_SAMPLE_SECONDS] * 1000)
-        return lambda x: time.sleep(next(delays)) or x
-
+    # each call longer than a sample must last (so one call per sample): no median near the fastest
     with pytest.raises(speed.Inconclusive, match="never quiet"):
         speed.speedup(erratic(), erratic(), lambda seed: (seed,), at_least=1.0, repeats=6)
+
+
+def erratic(short: float = 1.2, long: float = 6.0):
+    """A call that sleeps `short` and `long` sample lengths by turns: its median is far from its fastest."""
+    delays = iter([short * speed.SHORT_SAMPLE_SECONDS, long * speed.SHORT_SAMPLE_SECONDS] * 1000)
+    return lambda x: time.sleep(next(delays)) or x
+
+
+def steady(samples: float):
+    return lambda x: time.sleep(samples * speed.SHORT_SAMPLE_SECONDS) or x
+
+
+def test_a_disturbed_kernel_passes_only_when_even_its_median_clears_the_mark():
+    """Noise only adds time: a kernel slowed in some samples, against a quiet baseline, is at least as fast
+    as its median says; below the mark, it might have passed undisturbed, so nothing is decided."""
+    make = lambda seed: (seed,)  # noqa: E731
+    ratio = speed.speedup(erratic(), steady(20), make, at_least=3.0, repeats=6)
+    assert 3.0 <= ratio < 9.0, f"20 sample lengths against a median of 3.6 is about 5.5x, got {ratio:.2f}x"
+    with pytest.raises(speed.Inconclusive, match="a pass needs the baseline quiet, a miss the kernel"):
+        speed.speedup(erratic(), steady(20), make, at_least=8.0, repeats=6)
+
+
+def test_a_disturbed_baseline_decides_a_miss_never_a_pass():
+    """A disturbed baseline only looks slower, which flatters the kernel: below the mark even so, the kernel
+    misses; above it, nothing is decided (a student's process could have slowed the judge's baseline)."""
+    make = lambda seed: (seed,)  # noqa: E731
+    ratio = speed.speedup(steady(4), erratic(), make, at_least=2.0, repeats=6)
+    assert ratio < 2.0, f"a 4-sample kernel against a baseline of median 3.6 is a miss, got {ratio:.2f}x"
+    with pytest.raises(speed.Inconclusive, match="never quiet"):
+        speed.speedup(steady(1.2), erratic(), make, at_least=2.0, repeats=6)
 
 
 def test_compare_checks_every_result_of_the_kernel_in_full():

@@ -391,10 +391,11 @@ def time_kernel(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[An
 #   machine gives two independent copies of the same kind of work, measured in the
 #   same rounds: the same verdict on a 2-core laptop as on a 64-core server, and on
 #   a busy machine as on a quiet one (Part 4 explains the numbers).
-# - **Noise is never a pass.** A comparison counts only when the machine was quiet;
-#   it is measured again when it was not, and a check that never found a quiet
-#   moment is *inconclusive*: no points for it, and the grader grades the notebook
-#   again later.
+# - **Noise is never a pass.** Noise only adds time: a comparison speaks for a pass
+#   when the baseline was quiet (a disturbed kernel only looks slower), for a miss
+#   when your kernel was. Undecided, it is measured again, and a check that never
+#   found a quiet moment is *inconclusive*: no points for it, and the grader grades
+#   the notebook again later.
 # - **Two places, one verdict.** Here the tests run in your notebook. For your score
 #   (`tito module test`) and your grade they run in a separate, trusted process that
 #   calls your functions in yours: the clock is the grader's, so a kernel can only

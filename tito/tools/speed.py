@@ -16,11 +16,10 @@ Every speed verdict rests on what the judge itself controls:
   charges the kernel the larger of the two, so BLAS threads the student's process did
   not limit buy nothing.
 - **Baselines**: functions of the judge's own, run in the judge.
-- **Noise**: a comparison counts only when quiet (every contender's median within
-  QUIET_SPREAD of its fastest sample; a parallel check, which reads fastest samples,
-  wants each reference's fastest seen again within it). It is measured again up to
-  SPEED_ATTEMPTS times (PARALLEL_ATTEMPTS for a parallel gain), and if it never was
-  quiet it is `Inconclusive`, which is never a pass.
+- **Noise** only adds time: a speed-up counts for a pass when the baseline was quiet (its
+  median within QUIET_SPREAD of its fastest sample), for a miss when the kernel was; a
+  parallel gain wants each machine reference's fastest sample seen twice. Undecided, it is
+  measured again (SPEED_ATTEMPTS, PARALLEL_ATTEMPTS), then `Inconclusive`: never a pass.
 
 Inline (a student's own notebook, where there is no judge) the same functions time the
 calls in the one process: same rules, the student's own machine.
@@ -250,10 +249,6 @@ class Comparison:
     samples: list[list[float]]
     kernel_calls: list[TimedCall]
 
-    @property
-    def quiet(self) -> bool:
-        return all(is_quiet(times) for times in self.samples)
-
     def spread(self) -> str:
         """Each contender's median sample over its fastest, as the quiet rule reads them."""
         return ", ".join(f"{statistics.median(times) / min(times):.2f}" for times in self.samples)
@@ -326,28 +321,32 @@ def missed_by_far(kernel_times: Sequence[float], baseline_times: Sequence[float]
 def speedup(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
             at_least: float, check: Callable[..., None] | None = None, repeats: int = 5,
             single_core: bool = False) -> float:
-    """How many times faster `kernel` runs than `baseline`: the ratio of their medians over quiet,
-    interleaved samples on fresh inputs. Measured again while below `at_least`, up to
-    SPEED_ATTEMPTS times, unless FAR_MISSES quiet measurements missed by far (`missed_by_far`);
-    the best quiet ratio is returned. Never quiet: `Inconclusive`."""
-    best, spreads, far = None, [], 0
+    """How many times faster `kernel` runs than `baseline`: the ratio of their medians over interleaved
+    samples on fresh inputs. Noise only adds time, so a measurement speaks for a pass when the baseline
+    was quiet (a disturbed kernel only lowers the ratio), and for a miss when the kernel was quiet (a
+    disturbed baseline only raises it). Measured again while undecided, up to SPEED_ATTEMPTS times; a
+    miss is decided once every attempt is made or FAR_MISSES measurements missed by far (`missed_by_far`),
+    and the best ratio that spoke for it is returned. Neither ever: `Inconclusive`."""
+    missed, spreads, far = None, [], 0
     for _ in range(SPEED_ATTEMPTS):
         measured = compare([kernel, baseline], make_args, repeats, check, single_core,
                            min_sample_seconds=SINGLE_CORE_SAMPLE_SECONDS if single_core else SHORT_SAMPLE_SECONDS)
-        if not measured.quiet:
-            spreads.append(measured.spread())
-            continue
         kernel_times, baseline_times = measured.samples
         ratio = statistics.median(baseline_times) / statistics.median(kernel_times)
-        best = ratio if best is None else max(best, ratio)
-        far += missed_by_far(kernel_times, baseline_times, at_least)
-        if best >= at_least or far >= FAR_MISSES:
-            break
-    if best is None:
+        if ratio >= at_least and is_quiet(baseline_times):
+            return ratio
+        if ratio < at_least and is_quiet(kernel_times):
+            missed = ratio if missed is None else max(missed, ratio)
+            far += missed_by_far(kernel_times, baseline_times, at_least)
+            if far >= FAR_MISSES:
+                break
+        else:
+            spreads.append(measured.spread())
+    if missed is None:
         raise Inconclusive(f"the machine was never quiet enough to compare speeds ({SPEED_ATTEMPTS} attempts; "
-                           f"median/fastest sample of kernel and baseline: {'; '.join(spreads)}, "
-                           f"quiet is at most {QUIET_SPREAD})")
-    return best
+                           f"median/fastest sample of kernel and baseline: {'; '.join(spreads)}, quiet is at "
+                           f"most {QUIET_SPREAD}: a pass needs the baseline quiet, a miss the kernel)")
+    return missed
 
 
 @dataclass
