@@ -29,7 +29,7 @@ from tito.judge.trusted import TrustedSetup
 from tito.judge.modes import MODE_ENV
 from tito.judge.signs import assigned_names
 from tito.judge.proxy import JudgeCodec
-from tito.judge.wire import (MAX_HEADER_BYTES, Codec, ConnectionLost, ProtocolError, RemoteError, encode_error,
+from tito.judge.wire import (LARGE_BUFFER_BYTES, MAX_HEADER_BYTES, Codec, ConnectionLost, ProtocolError, RemoteError, encode_error,
                              rebuild_error, recv_frame, send_frame)
 
 # ---------------------------------------------------------------- values
@@ -100,15 +100,17 @@ def test_object_arrays_are_never_unpickled():
 def test_arrays_cross_a_socket_as_writable_views_of_what_was_received():
     arrays = [np.arange(12, dtype=np.float32).reshape(3, 4), np.asfortranarray(np.arange(6.0).reshape(2, 3)),
               np.array(7, dtype=np.int16), np.zeros((0, 5)), np.arange(200_000, dtype=np.int64)]  # the last one: 1.6 MB
+    blob = bytes(range(256)) * (LARGE_BUFFER_BYTES // 256 + 1)  # received into the buffers kept for large values
     codec = Codec()
-    tree, buffers = codec.encode(arrays)
+    tree, buffers = codec.encode([*arrays, blob])
     a, b = socket.socketpair()
     with a, b:
         sender = threading.Thread(target=send_frame, args=(a, {"v": tree}, buffers))
         sender.start()
         header, received = recv_frame(b)
         sender.join()
-    got = codec.decode(header["v"], received)
+    *got, large_bytes = codec.decode(header["v"], received)
+    assert type(large_bytes) is bytes and large_bytes == blob, "a large bytes value comes back as bytes"
     for sent, back in zip(arrays, got):
         assert back.dtype == sent.dtype and back.shape == sent.shape and np.array_equal(back, sent)
         if back.ndim:

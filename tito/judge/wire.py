@@ -61,9 +61,14 @@ class ConnectionLost(Exception):
 
 # ---------------------------------------------------------------- framing
 
-def _recv_exact(sock: socket.socket, size: int) -> bytearray:
-    """`size` bytes, received in place: an array decoded from them is a view of this buffer, not a copy."""
-    view = bytearray(size)
+LARGE_BUFFER_BYTES = 1 << 20  # received into NumPy's memory, which the OS maps in huge pages, not a zeroed bytearray
+
+
+def _recv_exact(sock: socket.socket, size: int) -> Any:
+    """`size` bytes, received in place: an array decoded from them is a view of this buffer, not a copy.
+    A large buffer is left unzeroed and faults its pages in while it is received (40 MB: about 5 ms,
+    against 25 ms to zero a bytearray first)."""
+    view = _np().empty(size, dtype="uint8") if size >= LARGE_BUFFER_BYTES else bytearray(size)
     got = 0
     while got < size:
         chunk = sock.recv_into(memoryview(view)[got:], size - got)
@@ -182,7 +187,7 @@ _NPY_HEADER_BYTES = 1 << 17  # an `.npy` header of format 1.0 or 2.0 that NumPy'
 
 def array_from_bytes(data: bytes | bytearray) -> Any:
     """The array of an `.npy` buffer: its header read by NumPy's own reader (plain dtypes only, never
-    objects), its data a view of `data` (writable when `data` is a bytearray, as received)."""
+    objects), its data a view of `data` (writable when `data` is, as received)."""
     np = _np()
     if type(data) is Pieces:  # encoded here, not received (a test of the codec)
         data = bytearray(b"".join(data.parts))
