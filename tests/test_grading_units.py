@@ -326,6 +326,13 @@ def test_an_undecided_check_runs_once_more_at_the_end_then_is_recorded_inconclus
     assert {o.student: o.status for o in recorded} == {"ada": "graded", "bob": "inconclusive", "cy": "graded"}
     assert order == ["ada", "bob", "cy", "ada", "bob"], f"undecided runs go again after the rest: {order}"
 
+    # on a machine with fewer CPUs than the checks need, a second run could not decide them either
+    runs_of.update({"ada": [undecided, decided], "bob": [undecided]})
+    recorded.clear(), order.clear()
+    grade_all(Grader(), deque(["ada", "bob"]), Executor(), recorded.append, undecided_runs=1)
+    assert {o.student: o.status for o in recorded} == {"ada": "inconclusive", "bob": "inconclusive"}
+    assert order == ["ada", "bob"], f"each runs once: {order}"
+
 
 def test_an_undecided_check_makes_the_status_inconclusive_and_names_the_check():
     import nbformat

@@ -293,8 +293,9 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
         unknown = [s for s in students if s not in available]
         if unknown:
             raise TitoError(f"no collected submission of {module_key} from {', '.join(unknown)}: run `tito nbgrader collect`")
+    enough_cpus = True  # for the checks that need several: where they are too few, no second run decides them
     if not cluster and executor is None:
-        workers = _fitted_workers(course, module_key, workers, on_notice or (lambda message, at_once: None))
+        workers, enough_cpus = _fitted_workers(course, module_key, workers, on_notice or (lambda message, at_once: None))
     settings = SandboxSettings(limits=limits or SandboxLimits(),
                                hide=tuple(hidden_package_files(project_root, module_key)))
     outcomes: list[Outcome] = []
@@ -324,7 +325,7 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
 
     from sqlalchemy.exc import SAWarning
 
-    from tito.grading.dispatch import grade_all, make_executor, needs_grading
+    from tito.grading.dispatch import INCONCLUSIVE_RUNS, grade_all, make_executor, needs_grading
     from tito.grading.gradebook import batched_gradebook
     from tito.grading.sandbox import install_kernel_spec
 
@@ -346,15 +347,17 @@ def autograde(course: CoursePaths, module_key: str, students: list[str] | None =
             if on_start is not None:
                 on_start(len(todo))
             with batched_gradebook(course.db_url, COURSE_ID) as batch:
-                grade_all(grader, todo, running, record, checkpoint=lambda waiting: commit_recorded(batch, waiting))
+                grade_all(grader, todo, running, record, checkpoint=lambda waiting: commit_recorded(batch, waiting),
+                          undecided_runs=INCONCLUSIVE_RUNS if enough_cpus else 1)
                 commit_recorded(batch)
     return outcomes
 
 
 def _fitted_workers(course: CoursePaths, module_key: str, workers: int,
-                    notice: Callable[[str, int], None]) -> int:
-    """`workers`, or as many kernels as this machine can give the CPUs the module's notebook needs each
-    (a parallel speed check on a share too small is not made: inconclusive, for every submission)."""
+                    notice: Callable[[str, int], None]) -> tuple[int, bool]:
+    """`workers`, or as many kernels as this machine can give the CPUs the module's notebook needs each,
+    and whether it has that many (if not, a parallel speed check is not made: inconclusive, for every
+    submission, however often it runs)."""
     import nbformat
 
     from tito.grading.sandbox import kernels_at_once
@@ -369,7 +372,7 @@ def _fitted_workers(course: CoursePaths, module_key: str, workers: int,
     elif fitted < workers:
         notice(f"{module_key}'s speed checks need {needed} CPUs per kernel: grading {fitted} at once instead of "
                f"{workers}, on this machine's {cpus} CPUs", fitted)
-    return fitted
+    return fitted, cpus >= needed
 
 
 def _module_lock(course: CoursePaths, module_key: str):

@@ -44,10 +44,11 @@ def needs_grading(course: CoursePaths, module_key: str, student: str) -> bool:
 
 
 def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None],
-              checkpoint: Callable[[bool], None] | None = None) -> None:
+              checkpoint: Callable[[bool], None] | None = None, undecided_runs: int = INCONCLUSIVE_RUNS) -> None:
     """Until every submission in `todo` has an outcome: prepare here, execute on `executor`, finish here.
     `checkpoint(True)` runs each time the loop is about to wait for the executor, `checkpoint(False)`
-    after each submission prepared."""
+    after each submission prepared. A run with an undecided check is made up to `undecided_runs` times
+    (1 where no run could decide it: a machine with fewer CPUs than the checks need)."""
     from tito.grading.plain import to_json
 
     running: dict = {}
@@ -81,7 +82,7 @@ def grade_all(grader, todo: deque, executor, record: Callable[[Outcome], None],
                 continue
             if not done.lost and undecided_checks(done.result):
                 runs[prepared.student] = runs.get(prepared.student, 0) + 1
-                if runs[prepared.student] < INCONCLUSIVE_RUNS:
+                if runs[prepared.student] < undecided_runs:
                     undecided.append(prepared)
                     continue
             if done.lost:
