@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Callable
 from unittest.mock import patch
 
 import numpy as np
@@ -1104,3 +1105,29 @@ def test_structure_helpers_see_inside_the_kernels(lesson):
     assert asked == [8] and np.array_equal(result, np.full((4, 4), 4.0))
     assert lesson["pieces_meeting"]([(0, 1), (1, 2), (2, 3)]) == (True, [(0, 1), (1, 2), (2, 3)])
     assert lesson["most_items_at_once"](range(4), num_workers=2) == 2
+
+
+def graded_test(lesson: dict, grade_id: str, **replaced) -> Callable[[], None]:
+    """The test function of module 11's graded cell `grade_id`, run in a copy of the lesson's namespace
+    where `replaced` stand for the lesson's own functions."""
+    from helpers import REPO
+    from tito.notebook.source import read_source
+
+    namespace = {**lesson, **replaced}
+    (cell,) = [c for c in read_source(REPO / "modules" / "11_kernels" / "kernels_dev.py").cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    (name,) = [line.split("(")[0][4:] for line in cell.source.splitlines() if line.startswith("def test_unit_")]
+    exec(compile(cell.source.replace(f"\n{name}()", ""), grade_id, "exec"), namespace)
+    return namespace[name]
+
+
+def test_the_quantized_product_check_refuses_a_float_product_within_the_rounding_bound(lesson):
+    def float_product(A, B, scale_A=None, scale_B=None):  # validates as asked, then skips the int8 step
+        a, b, dtype = lesson["_matrix_operands"](A, B, "quantized_matmul")
+        if any(s is not None and not s > 0 for s in (scale_A, scale_B)):
+            raise ValueError(f"scale must be positive, got {scale_A}, {scale_B}")
+        return lesson["_like_input"]((a @ b).astype(np.result_type(dtype, 1.0)), A)
+
+    graded_test(lesson, "test-quantized-matmul")()  # the reference passes
+    with pytest.raises(AssertionError, match=r"1000 of 1000 entries differ from \(q_A @ q_B\)"):
+        graded_test(lesson, "test-quantized-matmul", quantized_matmul=float_product)()

@@ -1835,6 +1835,13 @@ def test_unit_quantized_matmul():
         + 300 * scale_a * scale_b / 4
     error = np.abs(got.astype(np.float64) - a.astype(np.float64) @ b)
     assert np.all(error <= bound * 1.001 + 1e-4), f"quantization error exceeds the rounding bound (worst {np.max(error - bound):.3g} over)"
+    # within the bound is not enough: a float product is too. It must be the exact product of the int8 values.
+    q_a, q_b = (np.clip(np.rint(np.divide(m, float(np.abs(m).max()) / 127, dtype=np.float32)), -127, 127).astype(np.int64)
+                for m in (a, b))
+    exact_q = (q_a @ q_b) * (float(np.abs(a).max()) / 127 * float(np.abs(b).max()) / 127)
+    off = ~np.isclose(plain(got), exact_q, rtol=1e-5, atol=scale_a * scale_b / 2)
+    assert not off.any(), (f"{off.sum()} of {off.size} entries differ from (q_A @ q_B) * scale_A * scale_B with q the "
+                           f"int8 values of A and B: is the product made on the quantized values?")
     assert isinstance(quantized_matmul(Tensor(a), Tensor(b)), Tensor), "Tensor inputs should give a Tensor"
     assert plain(quantized_matmul(a[:0], b).shape) == (0, 25), "an empty A should give an empty result"
     for bad in ({"scale_A": 0.0}, {"scale_B": -2.0}):
