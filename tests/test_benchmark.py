@@ -5,6 +5,7 @@ kernels' results, and that every derived number and every verdict follows from t
 measured samples by its formula.
 """
 
+import copy
 import io
 import json
 import math
@@ -314,6 +315,22 @@ def test_render_prints_every_table(quick_run, monkeypatch):
     for target in results.targets:
         assert target.description in text
     assert text.count("pass") + text.count("miss") >= len(GOALS)
+
+
+def test_a_disturbed_row_is_named_in_its_table_not_the_whole_table(quick_run, monkeypatch):
+    results, _, _ = quick_run
+    results = copy.deepcopy(results)
+    for row in results.matmul + results.relu:
+        row.quiet = True
+    rows = [r for r in results.matmul if r.size == QUICK_MATMUL_SIZES[0]]
+    rows[-1].quiet = False
+    buffer = io.StringIO()
+    monkeypatch.setattr(tito.console, "console", Console(file=buffer, width=400, color_system=None))
+    render(results)
+    text = " ".join(buffer.getvalue().split())  # a long title wraps
+    assert text.count("— disturbed:") == 1, text
+    assert (f"matmul n={QUICK_MATMUL_SIZES[0]} float32 — speedup vs {rows[0].baseline} — disturbed: "
+            f"{rows[-1].kernel} never quiet") in text, text
 
 
 def test_output_dir_that_is_a_file_is_a_clear_error(tmp_path):

@@ -88,12 +88,13 @@ def render(results) -> None:
         return "[green]yes[/]" if row.correct else f"[red]no (max error {_number(row.max_abs_error, '.2e')})[/]"
 
     def kernel_table(title: str, rows: list, rate: str) -> None:
-        disturbed = "" if all(r.quiet for r in rows) else " — [yellow]disturbed[/]: never quiet, read with care"
+        unsettled = [r.kernel for r in rows if not r.quiet]  # the rows, not the table: each row is its own measurement
+        disturbed = f" — [yellow]disturbed[/]: {', '.join(unsettled)} never quiet, read with care" if unsettled else ""
         table = new_table(f"{title} — speedup vs {rows[0].baseline or '?'}{disturbed}",
                           ["kernel", ("median time", "right"), (rate, "right"), ("of attainable", "right"),
                            ("speedup", "right"), "correct"])
         for r in rows:
-            table.add_row(r.kernel, format_seconds(r.seconds) if r.seconds else "—",
+            table.add_row(r.kernel if r.quiet else f"[yellow]{r.kernel}[/]", format_seconds(r.seconds) if r.seconds else "—",
                           _number(r.gflops if rate == "GFLOP/s" else r.gbs, ".2f"),
                           _number(r.fraction_of_attainable, ".1%"),
                           _number(r.speedup, ".1f") + "x" if r.speedup else "—", correctness(r))
