@@ -461,10 +461,15 @@ ATTACKS: dict[str, dict[str, Attack]] = {
                 threading.Thread(target=lambda: np.copyto(out, _slow_product(A, B, block_size))).start()
                 return out"""), twin="slow_blocked"),
         # 6. speed: the student's process makes the machine busy whenever its own code is not running, so
-        # that the judge's baseline runs slowly
-        "speed-hogs": Attack("cache-blocking-solution", HOGS + "\n\n"
-                             + "matmul_cache_optimized = _quiet_while_called(matmul_cache_optimized)",
-                             twin="slow_blocked"),
+        # that the judge's baseline runs slowly; its kernel does 2 extra products, not the twin's 4: about 3x
+        # the time of `@` against a mark of 2x, which a baseline slowed 2.5x by four hogs would turn into a pass
+        "speed-hogs": Attack("cache-blocking-solution", HOGS + "\n\n" + _code("""
+            def _two_extra(A, B, block_size=None):
+                a, b = np.asarray(A), np.asarray(B)
+                if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] and a.dtype.kind == "f":
+                    a @ b, a @ b
+                return _blocked_product(A, B, block_size)
+            matmul_cache_optimized = _quiet_while_called(_two_extra)"""), twin="slow_blocked"),
         # 6. speed: a machine made noisy on purpose, all the time: the speed check must end inconclusive or
         # failed, never passed
         "speed-noise": Attack("cache-blocking-solution", HOGS + "\n\n" + _code("""

@@ -89,6 +89,20 @@ def test_a_disturbed_baseline_decides_a_miss_never_a_pass():
         speed.speedup(steady(1.2), erratic(), make, at_least=2.0, repeats=6)
 
 
+def test_a_single_core_comparison_times_the_judges_baseline_by_its_cpu_time():
+    """A baseline kept waiting for a CPU (by other processes, or by a student's process busy between its
+    calls) takes longer on the wall clock, never on its thread's CPU clock. Sleeping stands for waiting."""
+    def waiting(x):
+        time.sleep(0.02)
+        return x
+
+    make = lambda seed: (seed,)  # noqa: E731
+    by_cpu = speed.compare([lambda x: x, waiting], make, repeats=3, single_core=True)
+    assert max(by_cpu.samples[1]) < 0.005, f"20 ms asleep is no CPU time, got {by_cpu.samples[1]}"
+    by_wall = speed.compare([lambda x: x, waiting], make, repeats=3)
+    assert min(by_wall.samples[1]) >= 0.02, by_wall.samples[1]
+
+
 def test_compare_checks_every_result_of_the_kernel_in_full():
     checked = []
     speed.compare([np.negative, np.positive], lambda seed: (np.full(4, seed % 97, dtype=np.int64),), repeats=3,

@@ -15,7 +15,8 @@ Every speed verdict rests on what the judge itself controls:
   system counted for the student's process during the call. A single-core comparison
   charges the kernel the larger of the two, so BLAS threads the student's process did
   not limit buy nothing.
-- **Baselines**: functions of the judge's own, run in the judge.
+- **Baselines**: functions of the judge's own, run in the judge; single-core ones timed by
+  their thread's CPU time, which other processes (a student's, busy between calls) cannot lengthen.
 - **Noise** only adds time: a speed-up counts for a pass when the baseline was quiet (its
   median within QUIET_SPREAD of its fastest sample), for a miss when the kernel was; a
   parallel gain wants each machine reference's fastest sample seen twice. Undecided, it is
@@ -47,15 +48,12 @@ FAR_MISSES = 2  # quiet measurements that miss by far (`missed_by_far`) and deci
 PEEKED_ENTRIES = 64  # entries of each timed result read the moment its call returns
 BUSY_SHARE = 0.25  # a thread that ran this share of a call's time counts as running during it
 TRUSTED_INPUT_VARIANTS = 3  # inputs the judge's own contenders cycle through
-# where True (the grader), a timed call whose result or CPU time the OS would not show is inconclusive;
-# on a student's own machine (the local judge guards against mistakes, not forgery) it is timed anyway
-STRICT_OBSERVATION = False
+# True in the grader: a call whose result or CPU time the OS would not show is inconclusive (a student's own
+STRICT_OBSERVATION = False  # machine times it anyway: the local judge guards against mistakes, not forgery)
 
 
 class Inconclusive(Exception):
-    """A check that cannot be decided on trusted ground: it never passes, and the grader lists the
-    notebook for the instructor to regrade."""
-
+    """A check that cannot be decided on trusted ground: never a pass; the notebook is listed to regrade."""
 
 def usable_cpus() -> list[int]:
     """The CPUs this process may run on, as the OS tells it (all where it cannot say): a grader shares these out."""
@@ -117,8 +115,9 @@ def _student_call(func: Callable[..., Any]) -> bool:
     return runs_in_student_process(func)
 
 
-def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[TimedCall]:
-    """`func(*args)` once for each of `inputs`, back to back, each call timed on its own.
+def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple],
+                clock: Callable[[], float] = time.perf_counter) -> list[TimedCall]:
+    """`func(*args)` once for each of `inputs`, back to back, each call timed on its own (a judge's function by `clock`).
 
     For a student function called from the judge, the inputs are placed in the
     student's process first, each result is peeked at right after its call, and the
@@ -127,9 +126,9 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple]) -> list[Timed
     if not _student_call(func):
         calls = []
         for args in inputs:
-            start = time.perf_counter()
+            start = clock()
             result = func(*args)
-            calls.append(TimedCall(time.perf_counter() - start, None, None, result))
+            calls.append(TimedCall(clock() - start, None, None, result))
         return calls
     from tito.tools import observe
     from tito.tools.judging import plain, resident
@@ -264,8 +263,9 @@ def compare(contenders: Sequence[Callable[..., Any]], make_args: Callable[[int],
     A sample of a contender is one or more calls back to back (enough to last
     `min_sample_seconds`), seconds per call. `check(result, *args)` verifies every
     result of the first contender in full. `single_core` charges each call of a
-    student function its CPU time where that exceeds its wall time. The samples of
-    `references` follow those of `contenders` in `Comparison.samples`.
+    student function its CPU time where that exceeds its wall time, and times the
+    other contenders (the judge's baselines) by their thread's CPU time. The samples
+    of `references` follow those of `contenders` in `Comparison.samples`.
     """
     cost = (lambda call: call.single_core_seconds) if single_core else (lambda call: call.seconds)
     bare = [lambda call=call: call() for call in references]
@@ -292,9 +292,10 @@ def compare(contenders: Sequence[Callable[..., Any]], make_args: Callable[[int],
                 inputs = fresh_inputs(make_args, loops[k])
             else:
                 inputs = [pool[(r + i) % len(pool)] for i in range(loops[k])]
+            clock = time.thread_time if single_core and 0 < k < len(contenders) else time.perf_counter
             gc.disable()  # a garbage collection inside one sample would land on one side only
             try:
-                calls = timed_calls(func, inputs)
+                calls = timed_calls(func, inputs, clock)
             finally:
                 gc.enable()
             samples[k].append(sample_seconds(calls, single_core))
