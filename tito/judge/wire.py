@@ -189,8 +189,6 @@ def array_from_bytes(data: bytes | bytearray) -> Any:
     """The array of an `.npy` buffer: its header read by NumPy's own reader (plain dtypes only, never
     objects), its data a view of `data` (writable when `data` is, as received)."""
     np = _np()
-    if type(data) is Pieces:  # encoded here, not received (a test of the codec)
-        data = bytearray(b"".join(data.parts))
     try:
         stream = io.BytesIO(bytes(data[:_NPY_HEADER_BYTES]))
         version = np.lib.format.read_magic(stream)

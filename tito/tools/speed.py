@@ -48,12 +48,12 @@ FAR_MISSES = 2  # quiet measurements that miss by far (`missed_by_far`) and deci
 PEEKED_ENTRIES = 64  # entries of each timed result read the moment its call returns
 BUSY_SHARE = 0.25  # a thread that ran this share of a call's time counts as running during it
 TRUSTED_INPUT_VARIANTS = 3  # inputs the judge's own contenders cycle through
-# True in the grader: a call whose result or CPU time the OS would not show is inconclusive (a student's own
-STRICT_OBSERVATION = False  # machine times it anyway: the local judge guards against mistakes, not forgery)
+STRICT_OBSERVATION = False  # True in the grader: a call the OS would not show is inconclusive (locally, timed)
 
 
 class Inconclusive(Exception):
     """A check that cannot be decided on trusted ground: never a pass; the notebook is listed to regrade."""
+
 
 def usable_cpus() -> list[int]:
     """The CPUs this process may run on, as the OS tells it (all where it cannot say): a grader shares these out."""
