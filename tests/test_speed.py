@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from test_judge import judge, verdicts
 from tito.tools import observe
@@ -33,6 +35,27 @@ def test_a_fastest_sample_counts_for_a_parallel_check_when_it_was_seen_twice():
     assert not speed.fastest_seen_twice([1.0]), "one sample confirms nothing"
     edge = 1.0 * speed.QUIET_SPREAD
     assert speed.fastest_seen_twice([1.0, edge, 9.0]) and not speed.fastest_seen_twice([1.0, edge * 1.01, 9.0])
+
+
+def test_a_parallel_gain_reads_a_baseline_that_is_the_reference_from_the_references_samples_too():
+    # an attempt logged in the grader: a serial parallel_relu's fastest sample 8.6 ms, the judge's ReLU 11.1 ms in
+    # its own samples and 17.8 ms for two in the references' (8.9 ms each), two at once 10.3 ms
+    one_thread = speed.TimedCall(0.0086, 0.0086, 1, None)
+    measured = speed.Comparison([[8.6, 9.0], [11.1, 11.5], [17.8, 18.0], [10.3, 10.4]], [one_thread])
+    alone = speed.ParallelGain.of(measured, 2, same_calls=False)
+    assert alone.kernel == pytest.approx(11.1 / 8.6) and alone.machine == pytest.approx(17.8 / 10.3)
+    both = speed.ParallelGain.of(measured, 2, same_calls=True)
+    assert both.kernel == pytest.approx(8.9 / 8.6) and both.machine == alone.machine and both.busy_threads == 1
+
+
+@given(st.lists(st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=7), min_size=4, max_size=4), st.integers(2, 8))
+def test_reading_the_references_samples_never_raises_a_parallel_gain(samples, workers):
+    measured = speed.Comparison(samples, [])
+    alone = speed.ParallelGain.of(measured, workers, same_calls=False)
+    both = speed.ParallelGain.of(measured, workers, same_calls=True)
+    assert both.kernel <= alone.kernel and both.machine == alone.machine and both.busy_threads is None
+    if min(samples[1]) <= min(samples[2]) / workers:
+        assert both.kernel == alone.kernel
 
 
 def test_fresh_inputs_never_repeat():
@@ -144,6 +167,11 @@ def timed_work(a, out):
     work(a, out)
     thread_seconds.append(time.thread_time() - start)  # the thread's own CPU clock
 
+def one_thread(a):
+    out = np.empty_like(a)
+    work(a, out)
+    return out
+
 def two_cores(a):
     """`work` twice, on two threads that start and end inside the call."""
     out, spare = np.empty_like(a), np.empty_like(a)
@@ -206,6 +234,24 @@ def test_a_single_core_check_charges_the_cpu_time_the_os_counted():
             f"{charged:.3f} s (wall {sum(c.seconds for c in two):.3f} s)")
     """)}, student=CHEATS)
     assert verdicts(report) == {"cores": (True, "")}, report
+
+
+@linux_proc
+@pytest.mark.skipif(speed.usable_cores() < 2, reason="a parallel gain is measured on 2 cores")
+def test_a_kernel_the_os_saw_on_one_thread_ends_its_parallel_check_after_one_measurement():
+    report = judge({"serial": textwrap.dedent("""
+        from tito.tools import speed
+        measurements, compare = [], speed.compare
+        speed.compare = lambda *args, **kwargs: measurements.append(1) or compare(*args, **kwargs)
+        try:  # a mark no kernel reaches: without the OS's count, every attempt would be made
+            gain = speed.parallel_gain(one_thread, lambda a: a * 2.0, lambda seed: (np.ones((256, 256)) * seed,),
+                                       lambda a: a * 2.0, workers=2, required=lambda machine: 100.0, repeats=3,
+                                       settle_seconds=0.0, check=lambda got, a: None)
+        finally:
+            speed.compare = compare
+        assert gain.busy_threads == 1 and len(measurements) == 1 < speed.PARALLEL_ATTEMPTS, (gain, measurements)
+    """)}, student=CHEATS)
+    assert verdicts(report) == {"serial": (True, "")}, report
 
 
 def test_the_grader_calls_a_check_it_cannot_observe_inconclusive(monkeypatch):

@@ -1077,9 +1077,11 @@ for block in (32, 64, 128, 256, 512):
 # for ReLU, whose extra speed is memory bandwidth a kernel shares less well). A student's
 # 4-core laptop and a 64-core grading server thus judge the same thing, and a
 # loaded machine lowers the bar together with the kernel. A measurement counts only
-# when the machine was quiet during it (every contender's median sample close to its
-# fastest, and a machine gain worth measuring); the check measures again when it was
-# not, and a machine that never was quiet makes the check inconclusive, never passed.
+# when the machine was steady during it (each of its two references ran its fastest
+# sample twice, and gained enough to be worth measuring); the check measures again
+# when it was not, and a machine that never was makes the check inconclusive, never
+# passed. The tests also ask the operating system how many threads of your process
+# worked during a call: pieces that run one after the other show one.
 # So does a machine (or a grading kernel's CPU share) with fewer than 2 cores: there
 # is no parallel gain to measure, and the check says so instead of passing unmeasured.
 
@@ -1436,6 +1438,9 @@ def test_unit_parallel_relu():
         f"{required:.2f}x faster than one numpy ReLU on 10**7 values (two "
         f"independent ReLUs run {measured.machine:.2f}x faster side by side on this machine right now), "
         f"got {measured.kernel:.2f}x")
+    assert measured.busy_threads in (None, *range(PARALLEL_WORKERS, 64)), (
+        f"the operating system saw {measured.busy_threads} thread of your process working during a call of "
+        f"parallel_relu with {PARALLEL_WORKERS} workers: do the pieces run in the workers, at the same time?")
 
 test_unit_parallel_relu()
 

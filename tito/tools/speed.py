@@ -43,6 +43,7 @@ QUIET_SPREAD = 1.3  # a median sample this much slower than the fastest: other p
 SPEED_ATTEMPTS = 3  # a comparison is measured again, up to this often, before its verdict
 PARALLEL_ATTEMPTS = 5  # more for a parallel gain: a scheduler may keep two threads on one CPU for a whole measurement
 SHORT_SAMPLE_SECONDS = 0.005  # a sample of a short kernel spans calls back to back: one call is mostly hand-over
+SINGLE_CORE_SAMPLE_SECONDS = 0.1  # the process's CPU total counts in 10 ms ticks: a sample spans many of them
 WARM_UP_CALLS = 2  # untimed calls of each contender before a measurement
 FAR_MISSES = 2  # quiet measurements that miss by far (`missed_by_far`) and decide a miss before SPEED_ATTEMPTS
 PEEKED_ENTRIES = 64  # entries of each timed result read the moment its call returns
@@ -111,7 +112,6 @@ class TimedCall:
 
 def _student_call(func: Callable[..., Any]) -> bool:
     from tito.tools.judging import runs_in_student_process
-
     return runs_in_student_process(func)
 
 
@@ -224,8 +224,7 @@ def sample_seconds(calls: Sequence[TimedCall], single_core: bool = False) -> flo
     if not single_core:
         return wall / len(calls)
     threads = sum(call.single_core_seconds for call in calls)
-    batch = calls[0].batch_cpu_seconds or 0.0
-    return max(wall, threads, batch) / len(calls)
+    return max(wall, threads, calls[0].batch_cpu_seconds or 0.0) / len(calls)
 
 
 def fresh_inputs(make_args: Callable[[int], tuple], count: int) -> list[tuple]:
@@ -309,9 +308,6 @@ def compare(contenders: Sequence[Callable[..., Any]], make_args: Callable[[int],
     return Comparison(samples, kernel_calls)
 
 
-SINGLE_CORE_SAMPLE_SECONDS = 0.1  # the process's CPU total counts in 10 ms ticks: a sample spans many of them
-
-
 def missed_by_far(kernel_times: Sequence[float], baseline_times: Sequence[float], at_least: float) -> bool:
     """Whether a quiet measurement misses by far: even at its fastest sample against the baseline's,
     the kernel falls short of `at_least` by more than two quiet spreads. FAR_MISSES of them decide: a
@@ -356,45 +352,49 @@ class ParallelGain:
     machine: float  # time of the reference calls apart / at once
     busy_threads: int | None  # most threads of the student's process that ran during one kernel call
 
+    @classmethod
+    def of(cls, measured: Comparison, workers: int, same_calls: bool) -> ParallelGain:
+        """From each fastest sample (kernel, baseline, references apart, together): noise only adds time. A baseline
+        that is the reference is also timed by the apart samples: one slow baseline lent a serial kernel a gain."""
+        kernel_s, baseline_s, apart_s, together_s = (min(times) for times in measured.samples)
+        baseline_s = min(baseline_s, apart_s / workers) if same_calls else baseline_s
+        busy = [call.busy_threads for call in measured.kernel_calls if call.busy_threads is not None]
+        return cls(baseline_s / kernel_s, apart_s / together_s, max(busy) if busy else None)
+
 
 def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make_args: Callable[[int], tuple],
                   reference: Callable[..., Any], workers: int, required: Callable[[float], float],
                   check: Callable[..., None] | None = None, repeats: int = 7, min_machine_gain: float = 1.25,
                   min_sample_seconds: float = 0.02, settle_seconds: float = 0.25) -> ParallelGain:
-    """The parallel kernel's gain over `baseline`, and the machine's gain for `workers` threads, sampled
-    in the same rounds; each from the fastest sample (other programs only ever add time).
-
-    A sample is two or more calls of a ~10 ms kernel: one call alone also pays for waking the
-    student's process and its workers. Counts only when each reference's fastest sample was seen
-    twice and the machine gain reaches `min_machine_gain`; up to PARALLEL_ATTEMPTS measurements
-    until the kernel reaches `required(machine gain)`, the counted one that came closest returned.
-    None counted, or fewer than `workers` cores: `Inconclusive`.
-    """
+    """The parallel kernel's gain over `baseline` and the machine's for `workers` threads (`ParallelGain.of`),
+    sampled in the same rounds; a sample is calls that last `min_sample_seconds` (one call alone also pays for
+    waking the student's process and its workers). Counts when each reference's fastest sample was seen twice
+    and the machine gain reaches `min_machine_gain`; up to PARALLEL_ATTEMPTS measurements until the kernel
+    reaches `required(machine gain)`, the counted one that came closest returned, or one in which no call ran on
+    `workers` threads. None counted, or fewer than `workers` cores: `Inconclusive`."""
     from concurrent.futures import ThreadPoolExecutor
 
     require_cores(workers, f"a parallel speed check with {workers} workers")
-    best, seen = None, []
+    best, seen = None, []  # the counted measurement closest to a pass; what each attempt saw
     with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as pool:
         apart, together = machine_gain_contenders(pool, reference, fresh_inputs(make_args, workers))
         for _ in range(PARALLEL_ATTEMPTS):
             measured = compare([kernel, baseline], make_args, repeats, check, min_sample_seconds=min_sample_seconds,
                                settle_seconds=settle_seconds, references=[apart, together])
-            kernel_s, baseline_s, apart_s, together_s = (min(times) for times in measured.samples)
-            busy = [call.busy_threads for call in measured.kernel_calls if call.busy_threads is not None]
-            gain = ParallelGain(baseline_s / kernel_s, apart_s / together_s, max(busy) if busy else None)
+            gain = ParallelGain.of(measured, workers, same_calls=reference is baseline)
+            twice = ", ".join(f"{sorted(t)[1] / min(t):.2f}" for t in measured.samples[2:])
             seen.append(f"machine gain {gain.machine:.2f}, median/fastest {measured.spread()}, the references' "
-                        f"second fastest/fastest {', '.join(f'{sorted(t)[1] / min(t):.2f}' for t in measured.samples[2:])}")
-            # the gains come from each contender's fastest sample, which noise cannot make faster: the machine's
-            # own references count when their fastest was no lone sample
-            machine_quiet = all(fastest_seen_twice(times) for times in measured.samples[2:])
-            if machine_quiet and gain.machine >= min_machine_gain and (
+                        f"second fastest/fastest {twice}")
+            if gain.machine >= min_machine_gain and all(fastest_seen_twice(t) for t in measured.samples[2:]) and (
                     best is None or gain.kernel - required(gain.machine) > best.kernel - required(best.machine)):
                 best = gain
-            if best is not None and best.kernel >= required(best.machine):
+            serial = gain.busy_threads is not None and gain.busy_threads < workers  # so the OS saw every call run
+            if serial or best is not None and best.kernel >= required(best.machine):  # (no later attempt changes it)
+                best = gain if serial else best
                 break
     if best is None:
-        raise Inconclusive("the machine was never quiet enough, or its cores never free enough, to measure a "
+        raise Inconclusive(f"the machine was never quiet enough, or its cores never free enough, to measure a "
                            f"parallel gain ({len(seen)} attempts: {'; '.join(seen)}; a count needs a machine gain "
-                           f"of {min_machine_gain}, its two references' second fastest within {QUIET_SPREAD} of "
-                           "their fastest)")
+                           f"of {min_machine_gain}, its references' second fastest within {QUIET_SPREAD} of their "
+                           "fastest)")
     return best
