@@ -1137,6 +1137,16 @@ def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make
                                check=check)
 
 
+def workers_seen(measured: speed.ParallelGain, kernel: str) -> None:
+    """Fail unless the operating system saw PARALLEL_WORKERS threads of your process work during a call
+    (None: this machine does not say). It sees the workers `claim_workers` keeps, not a thread that
+    starts and ends inside one call."""
+    assert measured.busy_threads in (None, *range(PARALLEL_WORKERS, 64)), (
+        f"the operating system saw {measured.busy_threads} thread of your process working during a call of "
+        f"{kernel} with {PARALLEL_WORKERS} workers: do the pieces run at the same time, in the workers that "
+        "claim_workers keeps (a thread started and ended inside one call is not seen)?")
+
+
 # structure: what the kernels do inside
 
 def run_in_parallel_calls(call: Callable[[], Any]) -> list[list[tuple[int, int]]]:
@@ -1397,9 +1407,7 @@ def test_unit_matmul_parallel():
         f"{required_parallel_gain(measured.machine):.2f}x faster than single-thread BLAS at n={PARALLEL_MATMUL_N} "
         f"(two independent products run {measured.machine:.2f}x faster side by side on this machine right now), "
         f"got {measured.kernel:.2f}x: do the workers run at the same time, with BLAS on one thread each?")
-    assert measured.busy_threads in (None, *range(PARALLEL_WORKERS, 64)), (
-        f"the operating system saw {measured.busy_threads} thread of your process working during a call of "
-        f"matmul_parallel with {PARALLEL_WORKERS} workers")
+    workers_seen(measured, "matmul_parallel")
 
 test_unit_matmul_parallel()
 
@@ -1438,9 +1446,7 @@ def test_unit_parallel_relu():
         f"{required:.2f}x faster than one numpy ReLU on 10**7 values (two "
         f"independent ReLUs run {measured.machine:.2f}x faster side by side on this machine right now), "
         f"got {measured.kernel:.2f}x")
-    assert measured.busy_threads in (None, *range(PARALLEL_WORKERS, 64)), (
-        f"the operating system saw {measured.busy_threads} thread of your process working during a call of "
-        f"parallel_relu with {PARALLEL_WORKERS} workers: do the pieces run in the workers, at the same time?")
+    workers_seen(measured, "parallel_relu")
 
 test_unit_parallel_relu()
 
