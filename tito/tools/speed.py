@@ -43,7 +43,7 @@ QUIET_SPREAD = 1.3  # a median sample this much slower than the fastest: other p
 SPEED_ATTEMPTS = 3  # a comparison is measured again, up to this often, before its verdict
 PARALLEL_ATTEMPTS = 5  # more for a parallel gain: a scheduler may keep two threads on one CPU for a whole measurement
 SHORT_SAMPLE_SECONDS = 0.005  # a sample of a short kernel spans calls back to back: one call is mostly hand-over
-SINGLE_CORE_SAMPLE_SECONDS = 0.1  # the process's CPU total counts in 10 ms ticks: a sample spans many of them
+SINGLE_CORE_SAMPLE_SECONDS = 0.1  # a single-core sample: several calls of a cache-blocked product
 WARM_UP_CALLS = 2  # untimed calls of each contender before a measurement
 FAR_MISSES = 2  # quiet measurements that miss by far (`missed_by_far`) and decide a miss before SPEED_ATTEMPTS
 PEEKED_ENTRIES = 64  # entries of each timed result read the moment its call returns
@@ -102,7 +102,6 @@ class TimedCall:
     cpu_seconds: float | None
     busy_threads: int | None
     result: Any
-    batch_cpu_seconds: float | None = None  # CPU of the whole batch of calls it was timed in, ended threads included
 
     @property
     def single_core_seconds(self) -> float:
@@ -137,7 +136,6 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple],
     pid = running().pid
     placed = [resident(*args) for args in inputs]
     observed = []
-    batch_start = observe.process_cpu(pid)
     for args in placed:
         before = observe.thread_cpu(pid), observe.process_cpu(pid)
         start = time.perf_counter()
@@ -146,10 +144,6 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple],
         peeked = _peek(pid, handle)
         after = observe.thread_cpu(pid), observe.process_cpu(pid)
         observed.append((handle, seconds, peeked, before, after))
-    batch_end = observe.process_cpu(pid)
-    # /proc/PID/stat counts the threads that ended too, in clock ticks: whole batches of calls, not single
-    # calls, are long enough for that (a thread started and ended inside a call hides from the per-thread count)
-    batch = None if batch_start is None or batch_end is None else batch_end - batch_start
     calls = []
     for handle, seconds, peeked, before, after in observed:
         result = plain(handle)
@@ -158,7 +152,7 @@ def timed_calls(func: Callable[..., Any], inputs: Sequence[tuple],
         if STRICT_OBSERVATION and (cpu is None or peeked is None):
             raise Inconclusive("the grader could not observe the student's process from the operating system "
                                "(its CPU time or its memory), so this speed check cannot be decided")
-        calls.append(TimedCall(seconds, cpu, busy, result, batch))
+        calls.append(TimedCall(seconds, cpu, busy, result))
     return calls
 
 
@@ -205,26 +199,28 @@ def _same_as_peeked(result: Any, peeked: tuple[Any, list[bytes]] | None) -> None
 
 
 def _cpu_during(before: tuple, after: tuple, seconds: float) -> tuple[float | None, int | None]:
-    (threads0, _), (threads1, _) = before, after
-    if threads0 is None or threads1 is None:
+    """The process's CPU seconds during a call, and how many of its threads ran BUSY_SHARE of it: each live
+    thread by its own clock; the threads that ended inside the call left their CPU in the process's clock
+    only, counted in whole calls (none ran longer), a remainder of BUSY_SHARE as one more."""
+    (threads0, process0), (threads1, process1) = before, after
+    if threads0 is None or threads1 is None or process0 is None or process1 is None:
         return None, None
     deltas = [threads1[tid] - threads0.get(tid, 0.0) for tid in threads1]
-    cpu = sum(d for d in deltas if d > 0)
+    live = sum(d for d in deltas if d > 0)
+    ended = process1 - process0 - live
     busy = sum(1 for d in deltas if d >= BUSY_SHARE * seconds)
-    return cpu, busy
+    busy += max(0, int(ended / seconds + 1 - BUSY_SHARE)) if seconds > 0 else 0
+    return max(live, process1 - process0), busy
 
 
 # ---------------------------------------------------------------- comparisons
 
 def sample_seconds(calls: Sequence[TimedCall], single_core: bool = False) -> float:
-    """Seconds per call of a batch of calls. A single-core sample charges the CPU time the OS counted for
-    the student's process where it exceeds the wall time: each call's live threads, or the whole batch's
-    process total, which also holds threads that started and ended inside a call."""
-    wall = sum(call.seconds for call in calls)
-    if not single_core:
-        return wall / len(calls)
-    threads = sum(call.single_core_seconds for call in calls)
-    return max(wall, threads, calls[0].batch_cpu_seconds or 0.0) / len(calls)
+    """Seconds per call of a batch of calls. A single-core sample charges each call of the student's process
+    the CPU time the OS counted for it where that exceeds its wall time."""
+    if single_core:
+        return sum(call.single_core_seconds for call in calls) / len(calls)
+    return sum(call.seconds for call in calls) / len(calls)
 
 
 def fresh_inputs(make_args: Callable[[int], tuple], count: int) -> list[tuple]:
