@@ -1139,12 +1139,10 @@ def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make
 
 def workers_seen(measured: speed.ParallelGain, kernel: str) -> None:
     """Fail unless the operating system saw PARALLEL_WORKERS threads of your process work during a call
-    (None: this machine does not say). It sees the workers `claim_workers` keeps, not a thread that
-    starts and ends inside one call."""
+    (None: this machine does not say)."""
     assert measured.busy_threads in (None, *range(PARALLEL_WORKERS, 64)), (
         f"the operating system saw {measured.busy_threads} thread of your process working during a call of "
-        f"{kernel} with {PARALLEL_WORKERS} workers: do the pieces run at the same time, in the workers that "
-        "claim_workers keeps (a thread started and ended inside one call is not seen)?")
+        f"{kernel} with {PARALLEL_WORKERS} workers: do the pieces run at the same time, each in its own thread?")
 
 
 # structure: what the kernels do inside
