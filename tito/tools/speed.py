@@ -384,9 +384,9 @@ def parallel_gain(kernel: Callable[..., Any], baseline: Callable[..., Any], make
             if gain.machine >= min_machine_gain and all(fastest_seen_twice(t) for t in measured.samples[2:]) and (
                     best is None or gain.kernel - required(gain.machine) > best.kernel - required(best.machine)):
                 best = gain
-            serial = gain.busy_threads is not None and gain.busy_threads < workers  # so the OS saw every call run
-            if serial or best is not None and best.kernel >= required(best.machine):  # (no later attempt changes it)
-                best = gain if serial else best
+            if gain.busy_threads is not None and gain.busy_threads < workers:
+                return gain  # the OS saw no call run on `workers` threads: no later attempt makes the kernel parallel
+            if best is not None and best.kernel >= required(best.machine):
                 break
     if best is None:
         raise Inconclusive(f"the machine was never quiet enough, or its cores never free enough, to measure a "
